@@ -1,0 +1,49 @@
+//! The `understudy` command: parse the command line, set up logging and signals, run.
+
+use std::process::ExitCode;
+use understudy::config::{Command, Config};
+
+fn main() -> ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let config = match Config::from_args(&args) {
+        Ok(Command::Run(c)) => c,
+        Ok(Command::Help(u)) => {
+            print!("{u}");
+            return ExitCode::SUCCESS;
+        }
+        Ok(Command::Version) => {
+            println!("understudy {}", env!("CARGO_PKG_VERSION"));
+            return ExitCode::SUCCESS;
+        }
+        Err(u) => {
+            eprintln!("understudy: {}\n\n{}", u.message, u.usage);
+            return ExitCode::from(2);
+        }
+    };
+    let result = understudy::run(config, |addr, control| {
+        eprintln!("understudy: listening on {addr}");
+        use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+        match signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]) {
+            Ok(mut signals) => {
+                std::thread::spawn(move || {
+                    for sig in signals.forever() {
+                        if sig == SIGHUP {
+                            control.reload();
+                        } else {
+                            control.shutdown();
+                        }
+                    }
+                });
+            }
+            Err(e) => log::warn!("cannot install signal handlers: {e}"),
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("understudy: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,17 @@
+//! The MySQL client/server protocol as pure functions over bytes: no sockets, no
+//! mio, nothing of the rest of the crate. Both directions are implemented so that
+//! the server, the tests and the load generator share one codec.
+//!
+//! References: the "Client/Server Protocol" chapter of the MySQL Internals manual
+//! (dev.mysql.com/doc/dev/mysql-server/latest/PAGE_PROTOCOL.html).
+
+pub mod auth;
+pub mod command;
+pub mod consts;
+pub mod error;
+pub mod handshake;
+pub mod packet;
+pub mod response;
+pub mod wire;
+
+pub use error::{Error, Result};

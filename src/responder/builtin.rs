@@ -1,0 +1,821 @@
+//! The built-in answers: the seed's mock (SHOW DATABASES with db_1 .. db_70, OK
+//! to COM_INIT_DB, error 101 for everything else) plus the handful of statements
+//! real drivers send on their own when they connect, answered from the variable
+//! table in [`super::vars`]. The recognised shapes:
+//!
+//! | statement | answer |
+//! |---|---|
+//! | `SHOW DATABASES` / `SHOW SCHEMAS` | one column `Database`, db_1 .. db_70 (pre-encoded) |
+//! | `SELECT item, ...` of literals, `@@vars`, `@uservars` and a few functions, optional `FROM DUAL`, `LIMIT` | one row |
+//! | `SHOW [GLOBAL\|SESSION] VARIABLES [LIKE 'p' \| WHERE ...]` | the variable table |
+//! | `SHOW [GLOBAL\|SESSION] STATUS [LIKE 'p']` | a few live counters |
+//! | `SHOW WARNINGS` / `SHOW ERRORS` / `SHOW TABLES` / `SHOW COLLATION` / `SHOW CHARACTER SET` | empty or small tables |
+//! | `SET NAMES`, `SET [SESSION] x = v, ...`, `SET autocommit`, `SET TRANSACTION ...` | OK, session updated |
+//! | `BEGIN`, `START TRANSACTION`, `COMMIT`, `ROLLBACK` | OK with the right status flags |
+//! | `USE db` | OK, database changed |
+//! | anything else | ERR 101 "I haven't learnt how to handle that query" |
+
+use super::canned::Canned;
+use super::session::Session;
+use super::sql::{self, Tok, Token};
+use super::value::Value;
+use super::vars::{self, ServerFacts};
+use super::{Outcome, Responder};
+use crate::protocol::command::Command;
+use crate::protocol::consts::{coltype, status};
+use crate::protocol::response::{ColumnDef, Encoder, ErrPacket, OkPacket};
+use crate::stats::Stats;
+use std::sync::Arc;
+
+/// The seed's error for anything it does not know.
+pub const UNKNOWN_QUERY_CODE: u16 = 101;
+/// Its message.
+pub const UNKNOWN_QUERY_MSG: &str = "I haven't learnt how to handle that query";
+
+/// How many databases SHOW DATABASES lists (the seed's 70).
+pub const DATABASES: usize = 70;
+
+/// The built-in responder.
+#[derive(Debug)]
+pub struct Builtin {
+    facts: ServerFacts,
+    stats: Arc<Stats>,
+    show_databases: Canned,
+}
+
+/// A statement's answer went out as an ERR (a multi-statement query stops there).
+struct Failed;
+
+type Answer = Result<(), Failed>;
+
+impl Builtin {
+    /// A built-in responder for a server with these facts.
+    pub fn new(facts: ServerFacts, stats: Arc<Stats>) -> Builtin {
+        let show_databases = Canned::new(status::AUTOCOMMIT, |enc, st| {
+            enc.columns(&[ColumnDef::new(b"Database", coltype::VAR_STRING)], st);
+            let mut name = String::with_capacity(8);
+            for i in 1..=DATABASES {
+                name.clear();
+                name.push_str("db_");
+                name.push_str(&i.to_string());
+                enc.row([Some(name.as_bytes())]);
+            }
+            enc.end(0, st);
+        });
+        Builtin {
+            facts,
+            stats,
+            show_databases,
+        }
+    }
+
+    /// The server facts the variables report.
+    pub fn facts(&self) -> &ServerFacts {
+        &self.facts
+    }
+
+    /// Answers a COM_QUERY: each statement of a multi-statement query in turn,
+    /// with SERVER_MORE_RESULTS_EXISTS on all but the last; an error ends it.
+    pub fn query(&mut self, s: &mut Session, sql: &[u8], enc: &mut Encoder<'_>) {
+        let Ok(text) = std::str::from_utf8(sql) else {
+            let _ = unknown(enc);
+            return;
+        };
+        if s.multi_statements && text.contains(';') {
+            let stmts = sql::split_statements(text);
+            let n = stmts.len();
+            if n == 0 {
+                let _ = empty_query(enc);
+                return;
+            }
+            for (i, st) in stmts.into_iter().enumerate() {
+                self.stats.statements.add(1);
+                if self.statement(s, st, enc, i + 1 < n).is_err() {
+                    break;
+                }
+            }
+        } else {
+            self.stats.statements.add(1);
+            let _ = self.statement(s, text.trim().trim_end_matches(';'), enc, false);
+        }
+    }
+
+    fn statement(
+        &mut self,
+        s: &mut Session,
+        sql: &str,
+        enc: &mut Encoder<'_>,
+        more: bool,
+    ) -> Answer {
+        let Ok(toks) = sql::tokenize(sql) else {
+            return syntax_error(enc);
+        };
+        let st = s.status() | if more { status::MORE_RESULTS_EXISTS } else { 0 };
+        let kinds: Vec<&Tok<'_>> = toks.iter().map(|t| &t.kind).collect();
+        match kinds.as_slice() {
+            [] => empty_query(enc),
+            [k, ..] if k.is("SELECT") => self.select(s, sql, &toks[1..], enc, st),
+            [k, rest @ ..] if k.is("SHOW") => self.show(s, rest, enc, st),
+            [k, ..] if k.is("SET") => self.set(s, &toks[1..], enc, more),
+            [k, db] if k.is("USE") => match name_of(db) {
+                Some(name) => {
+                    s.database = Some(name);
+                    ok(enc, s, more)
+                }
+                None => unknown(enc),
+            },
+            [k, rest @ ..]
+                if k.is("BEGIN")
+                    && (rest.is_empty() || (rest.len() == 1 && rest[0].is("WORK"))) =>
+            {
+                s.in_transaction = true;
+                ok(enc, s, more)
+            }
+            [k, t, ..] if k.is("START") && t.is("TRANSACTION") => {
+                s.in_transaction = true;
+                ok(enc, s, more)
+            }
+            [k, ..] if k.is("COMMIT") || k.is("ROLLBACK") => {
+                s.in_transaction = false;
+                ok(enc, s, more)
+            }
+            _ => unknown(enc),
+        }
+    }
+
+    fn select(
+        &mut self,
+        s: &Session,
+        sql: &str,
+        items: &[Token<'_>],
+        enc: &mut Encoder<'_>,
+        st: u16,
+    ) -> Answer {
+        let mut cols: Vec<ColumnDef> = Vec::new();
+        let mut vals: Vec<Value> = Vec::new();
+        let mut i = 0;
+        let mut limit: Option<u64> = None;
+        loop {
+            let Some(t) = items.get(i) else {
+                return unknown(enc);
+            };
+            let start = t.start;
+            let (v, next) = match self.expr(s, items, i) {
+                Ok(Some(x)) => x,
+                Ok(None) => return unknown(enc),
+                Err(e) => return e.send(enc),
+            };
+            let end = items[next - 1].end; // invariant: expr consumed at least one token
+            i = next;
+            // optional alias: [AS] name
+            let mut name = match &items[start_index(items, start)].kind {
+                Tok::Str(text) if next == start_index(items, start) + 1 => text.to_string(),
+                _ => sql[start..end].to_string(),
+            };
+            if items.get(i).is_some_and(|t| t.kind.is("AS")) {
+                i += 1;
+                match items.get(i).and_then(|t| alias_of(&t.kind)) {
+                    Some(a) => name = a,
+                    None => return unknown(enc),
+                }
+                i += 1;
+            } else if let Some(a) = items.get(i).and_then(|t| bare_alias_of(&t.kind)) {
+                name = a;
+                i += 1;
+            }
+            let mut c = ColumnDef::new(name.as_bytes(), v.coltype());
+            if let Value::Decimal(d) = &v {
+                c.decimals = d.split('.').nth(1).map_or(0, |f| f.len() as u8);
+                c.length = d.len() as u32;
+            }
+            if matches!(v, Value::UInt(_)) {
+                c.flags |= crate::protocol::consts::colflag::UNSIGNED;
+            }
+            cols.push(c);
+            vals.push(v);
+            match items.get(i).map(|t| &t.kind) {
+                Some(Tok::Punct(b',')) => i += 1,
+                None => break,
+                Some(k) if k.is("FROM") => {
+                    if items.get(i + 1).is_some_and(|t| t.kind.is("DUAL")) {
+                        i += 2;
+                    } else {
+                        return unknown(enc);
+                    }
+                    match parse_limit(&items[i..]) {
+                        Some(l) => limit = l,
+                        None => return unknown(enc),
+                    }
+                    break;
+                }
+                Some(k) if k.is("LIMIT") => {
+                    match parse_limit(&items[i..]) {
+                        Some(l) => limit = l,
+                        None => return unknown(enc),
+                    }
+                    break;
+                }
+                Some(_) => return unknown(enc),
+            }
+        }
+        enc.columns(&cols, st);
+        if limit != Some(0) {
+            let mut scratch: Vec<String> = vec![String::new(); vals.len()];
+            let cells: Vec<Option<&[u8]>> = vals
+                .iter()
+                .zip(scratch.iter_mut())
+                .map(|(v, sc)| v.text(sc))
+                .collect();
+            enc.row(cells);
+        }
+        enc.end(0, st);
+        Ok(())
+    }
+
+    /// Evaluates the expression at `items[i]`; returns the value and the index
+    /// after it, `Ok(None)` when it is not a recognised expression.
+    fn expr(
+        &self,
+        s: &Session,
+        items: &[Token<'_>],
+        i: usize,
+    ) -> Result<Option<(Value, usize)>, SqlError> {
+        let Some(t) = items.get(i) else {
+            return Ok(None);
+        };
+        let call = items.get(i + 1).is_some_and(|t| t.kind == Tok::Punct(b'('))
+            && items.get(i + 2).is_some_and(|t| t.kind == Tok::Punct(b')'));
+        Ok(Some(match &t.kind {
+            Tok::Number(n) => (number(n), i + 1),
+            Tok::Punct(b'-') => match items.get(i + 1).map(|t| &t.kind) {
+                Some(Tok::Number(n)) => match number(n) {
+                    Value::Int(v) => (Value::Int(-v), i + 2),
+                    Value::Decimal(d) => (Value::Decimal(format!("-{d}")), i + 2),
+                    _ => return Ok(None),
+                },
+                _ => return Ok(None),
+            },
+            Tok::Str(v) => (Value::str(v.to_string()), i + 1),
+            Tok::SysVar(scope, name) => {
+                let global = scope.is_some_and(|sc| sc.eq_ignore_ascii_case("global"));
+                match vars::get(name, global, &self.facts, s) {
+                    Some(v) => (v, i + 1),
+                    None => return Err(SqlError::unknown_var(name)),
+                }
+            }
+            Tok::UserVar(name) => (
+                s.var(&format!("@{name}")).cloned().unwrap_or(Value::Null),
+                i + 1,
+            ),
+            Tok::Word(w) if w.eq_ignore_ascii_case("NULL") => (Value::Null, i + 1),
+            Tok::Word(w) if w.eq_ignore_ascii_case("TRUE") => (Value::Int(1), i + 1),
+            Tok::Word(w) if w.eq_ignore_ascii_case("FALSE") => (Value::Int(0), i + 1),
+            Tok::Word(w) if call || w.eq_ignore_ascii_case("CURRENT_USER") => {
+                let next = if call { i + 3 } else { i + 1 };
+                match self.function(s, w) {
+                    Some(v) => (v, next),
+                    None => return Ok(None),
+                }
+            }
+            _ => return Ok(None),
+        }))
+    }
+
+    fn function(&self, s: &Session, name: &str) -> Option<Value> {
+        let n = name.to_ascii_uppercase();
+        Some(match n.as_str() {
+            "DATABASE" | "SCHEMA" => s.database.clone().map_or(Value::Null, Value::str),
+            "USER" | "SESSION_USER" | "SYSTEM_USER" => {
+                Value::str(format!("{}@{}", s.user, s.peer.host()))
+            }
+            "CURRENT_USER" => Value::str(format!("{}@%", s.user)),
+            "VERSION" => Value::str(self.facts.version.clone()),
+            "CONNECTION_ID" => Value::Int(i64::from(s.id)),
+            "LAST_INSERT_ID" => Value::Int(s.last_insert_id as i64),
+            "ROW_COUNT" => Value::Int(-1),
+            "FOUND_ROWS" => Value::Int(0),
+            _ => return None,
+        })
+    }
+
+    fn show(&mut self, s: &Session, rest: &[&Tok<'_>], enc: &mut Encoder<'_>, st: u16) -> Answer {
+        let (global, rest) = match rest.split_first() {
+            Some((k, r)) if k.is("GLOBAL") => (true, r),
+            Some((k, r)) if k.is("SESSION") || k.is("LOCAL") => (false, r),
+            _ => (false, rest),
+        };
+        match rest {
+            [k] if k.is("DATABASES") || k.is("SCHEMAS") => {
+                self.show_databases.write(enc, st);
+                Ok(())
+            }
+            [k, filter @ ..] if k.is("VARIABLES") => {
+                let Some(filter) = Filter::parse(filter) else {
+                    return unknown(enc);
+                };
+                let rows = vars::all(global, &self.facts, s);
+                name_value_table(enc, st, rows.iter().filter(|(k, _)| filter.accepts(k)));
+                Ok(())
+            }
+            [k, filter @ ..] if k.is("STATUS") => {
+                let Some(filter) = Filter::parse(filter) else {
+                    return unknown(enc);
+                };
+                let rows = self.status_rows();
+                name_value_table(enc, st, rows.iter().filter(|(k, _)| filter.accepts(k)));
+                Ok(())
+            }
+            [k, ..] if k.is("WARNINGS") || k.is("ERRORS") => {
+                let cols = [
+                    ColumnDef::new(b"Level", coltype::VAR_STRING),
+                    ColumnDef::new(b"Code", coltype::LONG),
+                    ColumnDef::new(b"Message", coltype::VAR_STRING),
+                ];
+                enc.columns(&cols, st);
+                enc.end(0, st);
+                Ok(())
+            }
+            [k, ..]
+                if k.is("TABLES")
+                    || (k.is("FULL") && rest.get(1).is_some_and(|t| t.is("TABLES"))) =>
+            {
+                let Some(db) = s.database.as_deref() else {
+                    return ErrPacket::new(1046, "3D000", b"No database selected").send(enc);
+                };
+                let name = format!("Tables_in_{db}");
+                enc.columns(&[ColumnDef::new(name.as_bytes(), coltype::VAR_STRING)], st);
+                enc.end(0, st);
+                Ok(())
+            }
+            [k, ..] if k.is("COLLATION") => {
+                let cols = [
+                    "Collation",
+                    "Charset",
+                    "Id",
+                    "Default",
+                    "Compiled",
+                    "Sortlen",
+                ];
+                let rows: [[&str; 6]; 4] = [
+                    ["latin1_swedish_ci", "latin1", "8", "Yes", "Yes", "1"],
+                    ["utf8mb3_general_ci", "utf8mb3", "33", "Yes", "Yes", "1"],
+                    ["utf8mb4_general_ci", "utf8mb4", "45", "", "Yes", "1"],
+                    ["binary", "binary", "63", "Yes", "Yes", "1"],
+                ];
+                text_table(enc, st, &cols, rows.iter().map(|r| r.as_slice()));
+                Ok(())
+            }
+            [k, c, ..] if k.is("CHARACTER") && c.is("SET") => {
+                let cols = ["Charset", "Description", "Default collation", "Maxlen"];
+                let rows: [[&str; 4]; 4] = [
+                    ["binary", "Binary pseudo charset", "binary", "1"],
+                    ["latin1", "cp1252 West European", "latin1_swedish_ci", "1"],
+                    ["utf8mb3", "UTF-8 Unicode", "utf8mb3_general_ci", "3"],
+                    ["utf8mb4", "UTF-8 Unicode", "utf8mb4_0900_ai_ci", "4"],
+                ];
+                text_table(enc, st, &cols, rows.iter().map(|r| r.as_slice()));
+                Ok(())
+            }
+            _ => unknown(enc),
+        }
+    }
+
+    fn status_rows(&self) -> Vec<(String, String)> {
+        let st = &self.stats;
+        let mut rows = vec![
+            (
+                "Aborted_connects".to_string(),
+                st.handshakes_failed.get().to_string(),
+            ),
+            ("Bytes_received".to_string(), st.bytes_in.get().to_string()),
+            ("Bytes_sent".to_string(), st.bytes_out.get().to_string()),
+            ("Connections".to_string(), st.accepted.get().to_string()),
+            ("Questions".to_string(), st.total_commands().to_string()),
+            ("Threads_connected".to_string(), st.open.get().to_string()),
+            (
+                "Uptime".to_string(),
+                st.started.elapsed().as_secs().to_string(),
+            ),
+        ];
+        rows.sort();
+        rows
+    }
+
+    fn set(
+        &mut self,
+        s: &mut Session,
+        toks: &[Token<'_>],
+        enc: &mut Encoder<'_>,
+        more: bool,
+    ) -> Answer {
+        for assignment in toks.split(|t| t.kind == Tok::Punct(b',')) {
+            let k: Vec<&Tok<'_>> = assignment.iter().map(|t| &t.kind).collect();
+            match k.as_slice() {
+                [n, cs, rest @ ..] if n.is("NAMES") => {
+                    let Some(cs) = name_of(cs) else {
+                        return syntax_error(enc);
+                    };
+                    let cs = if cs.eq_ignore_ascii_case("DEFAULT") {
+                        "utf8mb4".to_string()
+                    } else {
+                        cs
+                    };
+                    for v in [
+                        "character_set_client",
+                        "character_set_connection",
+                        "character_set_results",
+                    ] {
+                        s.set_var(v, Value::str(cs.clone()));
+                    }
+                    let coll = match rest {
+                        [c, name] if c.is("COLLATE") => name_of(name),
+                        _ => None,
+                    };
+                    s.set_var(
+                        "collation_connection",
+                        Value::str(coll.unwrap_or_else(|| default_collation(&cs))),
+                    );
+                }
+                [c, sset, cs]
+                    if (c.is("CHARACTER") && sset.is("SET"))
+                        || (c.is("CHARSET") && *sset == *cs) =>
+                {
+                    let Some(cs) = name_of(cs) else {
+                        return syntax_error(enc);
+                    };
+                    s.set_var("character_set_client", Value::str(cs.clone()));
+                    s.set_var("character_set_results", Value::str(cs));
+                }
+                [c, cs] if c.is("CHARSET") => {
+                    let Some(cs) = name_of(cs) else {
+                        return syntax_error(enc);
+                    };
+                    s.set_var("character_set_client", Value::str(cs.clone()));
+                    s.set_var("character_set_results", Value::str(cs));
+                }
+                [t, ..] if t.is("TRANSACTION") => set_transaction(s, &k[1..]),
+                [scope, t, ..]
+                    if (scope.is("SESSION") || scope.is("GLOBAL") || scope.is("LOCAL"))
+                        && t.is("TRANSACTION") =>
+                {
+                    set_transaction(s, &k[2..])
+                }
+                _ => {
+                    // [GLOBAL|SESSION|LOCAL|PERSIST] name = expr, @@[scope.]name = expr, @name = expr
+                    let mut j = 0;
+                    if k.first().is_some_and(|t| {
+                        t.is("GLOBAL") || t.is("SESSION") || t.is("LOCAL") || t.is("PERSIST")
+                    }) {
+                        j = 1;
+                    }
+                    let name = match k.get(j) {
+                        Some(Tok::Word(w)) => w.to_string(),
+                        Some(Tok::Ident(w)) => w.to_string(),
+                        Some(Tok::SysVar(_, w)) => w.to_string(),
+                        Some(Tok::UserVar(w)) => format!("@{w}"),
+                        _ => return syntax_error(enc),
+                    };
+                    if k.get(j + 1) != Some(&&Tok::Punct(b'=')) {
+                        return syntax_error(enc);
+                    }
+                    let rhs = &assignment[j + 2..];
+                    let value = match self.set_value(s, &name, rhs) {
+                        Ok(v) => v,
+                        Err(e) => return e.send(enc),
+                    };
+                    if name.eq_ignore_ascii_case("autocommit") {
+                        let on = match &value {
+                            Some(Value::Int(i)) => *i != 0,
+                            Some(Value::Str(v)) => {
+                                v.eq_ignore_ascii_case("ON") || v.eq_ignore_ascii_case("TRUE")
+                            }
+                            _ => true,
+                        };
+                        if on && !s.autocommit {
+                            s.in_transaction = false; // enabling autocommit commits
+                        }
+                        s.autocommit = on;
+                    } else if let Some(v) = value {
+                        s.set_var(&name, v);
+                    }
+                }
+            }
+        }
+        ok(enc, s, more)
+    }
+
+    /// The value of the right-hand side of a SET; `Ok(None)` for an expression
+    /// too complex to evaluate (accepted, not stored: drivers' `SET sql_mode =
+    /// CONCAT(...)` must not fail).
+    fn set_value(
+        &self,
+        s: &Session,
+        name: &str,
+        rhs: &[Token<'_>],
+    ) -> Result<Option<Value>, SqlError> {
+        match rhs.iter().map(|t| &t.kind).collect::<Vec<_>>().as_slice() {
+            [] => Err(SqlError::syntax()),
+            [Tok::Word(w)] if w.eq_ignore_ascii_case("DEFAULT") => {
+                Ok(vars::get(name, true, &self.facts, s))
+            }
+            [Tok::Word(w)] if w.eq_ignore_ascii_case("ON") || w.eq_ignore_ascii_case("TRUE") => {
+                Ok(Some(Value::Int(1)))
+            }
+            [Tok::Word(w)] if w.eq_ignore_ascii_case("OFF") || w.eq_ignore_ascii_case("FALSE") => {
+                Ok(Some(Value::Int(0)))
+            }
+            [Tok::Word(w)] if w.eq_ignore_ascii_case("NULL") => Ok(Some(Value::Null)),
+            [Tok::Word(w)] => Ok(Some(Value::str(w.to_string()))),
+            _ => match self.expr(s, rhs, 0)? {
+                Some((v, n)) if n == rhs.len() => Ok(Some(v)),
+                _ => Ok(None),
+            },
+        }
+    }
+}
+
+fn set_transaction(s: &mut Session, k: &[&Tok<'_>]) {
+    if let [i, l, level @ ..] = k {
+        if i.is("ISOLATION") && l.is("LEVEL") {
+            let words: Vec<String> = level
+                .iter()
+                .take(2)
+                .filter_map(|t| {
+                    if let Tok::Word(w) = t {
+                        Some(w.to_ascii_uppercase())
+                    } else {
+                        None
+                    }
+                })
+                .collect();
+            s.set_var("transaction_isolation", Value::str(words.join("-")));
+        }
+    }
+    if k.windows(2).any(|w| w[0].is("READ") && w[1].is("ONLY")) {
+        s.set_var("transaction_read_only", Value::Int(1));
+    }
+}
+
+fn default_collation(cs: &str) -> String {
+    match cs.to_ascii_lowercase().as_str() {
+        "utf8mb4" => "utf8mb4_0900_ai_ci".into(),
+        "binary" => "binary".into(),
+        "latin1" => "latin1_swedish_ci".into(),
+        other => format!("{other}_general_ci"),
+    }
+}
+
+impl Responder for Builtin {
+    fn command(&mut self, s: &mut Session, payload: &[u8], enc: &mut Encoder<'_>) -> Outcome {
+        let cmd = match Command::decode(payload, s.capabilities) {
+            Ok(c) => c,
+            Err(_) => {
+                let _ = ErrPacket::new(1835, "HY000", b"Malformed communication packet").send(enc);
+                return Outcome::default();
+            }
+        };
+        match cmd {
+            Command::Query(sql) => self.query(s, sql, enc),
+            Command::InitDb(db) => {
+                s.database = Some(String::from_utf8_lossy(db).into_owned());
+                let _ = ok(enc, s, false);
+            }
+            Command::Ping | Command::ResetConnection => {
+                if matches!(cmd, Command::ResetConnection) {
+                    s.reset();
+                }
+                let _ = ok(enc, s, false);
+            }
+            Command::SetOption(v) => {
+                if v > 1 {
+                    let _ = ErrPacket::new(1047, "08S01", b"Unknown command").send(enc);
+                } else {
+                    s.multi_statements = v == 0;
+                    enc.end(0, s.status());
+                }
+            }
+            Command::Statistics => {
+                let st = &self.stats;
+                let up = st.started.elapsed().as_secs().max(1);
+                let q = st.total_commands();
+                let text = format!(
+                    "Uptime: {up}  Threads: {}  Questions: {q}  Slow queries: 0  Opens: 0  Flush tables: 1  Open tables: 0  Queries per second avg: {:.3}",
+                    st.open.get(),
+                    q as f64 / up as f64
+                );
+                enc.packet(|o| o.extend_from_slice(text.as_bytes()));
+            }
+            Command::FieldList { .. } => {
+                // No tables exist: an empty column list, ended as the client expects.
+                enc.end(0, s.status());
+            }
+            Command::Quit | Command::ChangeUser(_) => {}
+            Command::Other(..) => {
+                let _ = ErrPacket::new(1047, "08S01", b"Unknown command").send(enc);
+            }
+        }
+        Outcome::default()
+    }
+}
+
+/// An error produced while evaluating a statement.
+struct SqlError {
+    code: u16,
+    state: &'static str,
+    message: String,
+}
+
+impl SqlError {
+    fn unknown_var(name: &str) -> SqlError {
+        SqlError {
+            code: 1193,
+            state: "HY000",
+            message: format!("Unknown system variable '{name}'"),
+        }
+    }
+
+    fn syntax() -> SqlError {
+        SqlError {
+            code: UNKNOWN_QUERY_CODE,
+            state: "HY000",
+            message: UNKNOWN_QUERY_MSG.to_string(),
+        }
+    }
+
+    fn send(&self, enc: &mut Encoder<'_>) -> Answer {
+        ErrPacket::new(self.code, self.state, self.message.as_bytes()).send(enc)
+    }
+}
+
+trait Send_ {
+    fn send(&self, enc: &mut Encoder<'_>) -> Answer;
+}
+
+impl Send_ for ErrPacket<'_> {
+    fn send(&self, enc: &mut Encoder<'_>) -> Answer {
+        enc.err(self);
+        Err(Failed)
+    }
+}
+
+fn unknown(enc: &mut Encoder<'_>) -> Answer {
+    ErrPacket::new(UNKNOWN_QUERY_CODE, "HY000", UNKNOWN_QUERY_MSG.as_bytes()).send(enc)
+}
+
+/// The built-in answers know only a few shapes; a statement we cannot even cut
+/// into tokens (an unterminated quote) gets the same answer as an unknown one.
+fn syntax_error(enc: &mut Encoder<'_>) -> Answer {
+    unknown(enc)
+}
+
+fn empty_query(enc: &mut Encoder<'_>) -> Answer {
+    ErrPacket::new(1065, "42000", b"Query was empty").send(enc)
+}
+
+fn ok(enc: &mut Encoder<'_>, s: &Session, more: bool) -> Answer {
+    enc.ok(&OkPacket {
+        status: s.status() | if more { status::MORE_RESULTS_EXISTS } else { 0 },
+        ..OkPacket::default()
+    });
+    Ok(())
+}
+
+fn number(n: &str) -> Value {
+    match n.parse::<i64>() {
+        Ok(i) => Value::Int(i),
+        Err(_) => match n.parse::<u64>() {
+            Ok(u) => Value::UInt(u),
+            Err(_) => Value::Decimal(n.to_string()),
+        },
+    }
+}
+
+fn name_of(t: &Tok<'_>) -> Option<String> {
+    match t {
+        Tok::Word(w) => Some(w.to_string()),
+        Tok::Ident(w) | Tok::Str(w) => Some(w.to_string()),
+        _ => None,
+    }
+}
+
+fn alias_of(t: &Tok<'_>) -> Option<String> {
+    name_of(t)
+}
+
+/// An alias without AS: a bare word that is not a keyword that may follow an item.
+fn bare_alias_of(t: &Tok<'_>) -> Option<String> {
+    match t {
+        Tok::Word(w)
+            if ["FROM", "LIMIT", "AS"]
+                .iter()
+                .any(|k| w.eq_ignore_ascii_case(k)) =>
+        {
+            None
+        }
+        Tok::Word(_) | Tok::Ident(_) | Tok::Str(_) => name_of(t),
+        _ => None,
+    }
+}
+
+fn start_index(items: &[Token<'_>], start: usize) -> usize {
+    items.iter().position(|t| t.start == start).unwrap_or(0)
+}
+
+/// `LIMIT n`, `LIMIT m, n`, `LIMIT n OFFSET m` (or nothing): `Some(limit)` with
+/// the effective row limit for a one-row answer, `None` when it is not a limit.
+fn parse_limit(t: &[Token<'_>]) -> Option<Option<u64>> {
+    let k: Vec<&Tok<'_>> = t.iter().map(|t| &t.kind).collect();
+    let num = |t: &Tok<'_>| match t {
+        Tok::Number(n) => n.parse::<u64>().ok(),
+        _ => None,
+    };
+    match k.as_slice() {
+        [] => Some(None),
+        [l, n] if l.is("LIMIT") => Some(Some(num(n)?)),
+        [l, off, Tok::Punct(b','), n] if l.is("LIMIT") => {
+            Some(Some(if num(off)? > 0 { 0 } else { num(n)? }))
+        }
+        [l, n, o, off] if l.is("LIMIT") && o.is("OFFSET") => {
+            Some(Some(if num(off)? > 0 { 0 } else { num(n)? }))
+        }
+        _ => None,
+    }
+}
+
+/// SHOW ... LIKE 'p' / WHERE Variable_name = 'x' [OR ...] / nothing.
+enum Filter {
+    All,
+    Like(String),
+    /// (is_like, pattern) alternatives from a WHERE clause.
+    Any(Vec<(bool, String)>),
+}
+
+impl Filter {
+    fn parse(t: &[&Tok<'_>]) -> Option<Filter> {
+        match t {
+            [] => Some(Filter::All),
+            [l, Tok::Str(p)] if l.is("LIKE") => Some(Filter::Like(p.to_string())),
+            [w, rest @ ..] if w.is("WHERE") => {
+                let mut alts = Vec::new();
+                let mut like = false;
+                for k in rest {
+                    match k {
+                        Tok::Word(w) if w.eq_ignore_ascii_case("LIKE") => like = true,
+                        Tok::Punct(b'=') => like = false,
+                        Tok::Str(p) => alts.push((like, p.to_string())),
+                        _ => {}
+                    }
+                }
+                Some(Filter::Any(alts))
+            }
+            _ => None,
+        }
+    }
+
+    fn accepts(&self, name: &str) -> bool {
+        match self {
+            Filter::All => true,
+            Filter::Like(p) => sql::like(p, name),
+            Filter::Any(alts) => alts.iter().any(|(like, p)| {
+                if *like {
+                    sql::like(p, name)
+                } else {
+                    p.eq_ignore_ascii_case(name)
+                }
+            }),
+        }
+    }
+}
+
+fn name_value_table<'r>(
+    enc: &mut Encoder<'_>,
+    st: u16,
+    rows: impl Iterator<Item = &'r (String, String)>,
+) {
+    let cols = [
+        ColumnDef::new(b"Variable_name", coltype::VAR_STRING),
+        ColumnDef::new(b"Value", coltype::VAR_STRING),
+    ];
+    enc.columns(&cols, st);
+    for (k, v) in rows {
+        enc.row([Some(k.as_bytes()), Some(v.as_bytes())]);
+    }
+    enc.end(0, st);
+}
+
+fn text_table<'r>(
+    enc: &mut Encoder<'_>,
+    st: u16,
+    cols: &[&str],
+    rows: impl Iterator<Item = &'r [&'r str]>,
+) {
+    let defs: Vec<ColumnDef> = cols
+        .iter()
+        .map(|c| ColumnDef::new(c.as_bytes(), coltype::VAR_STRING))
+        .collect();
+    enc.columns(&defs, st);
+    for r in rows {
+        enc.row(r.iter().map(|c| Some(c.as_bytes())));
+    }
+    enc.end(0, st);
+}

@@ -1,0 +1,145 @@
+//! Answers encoded once and copied to every connection that asks.
+//!
+//! A canned answer is kept in both resultset framings (classic EOF and
+//! CLIENT_DEPRECATE_EOF), numbered from sequence id 1 and with the most common
+//! status flags (autocommit). Sending it is one `memcpy`; only when a session's
+//! status or the sequence position differs are the recorded bytes patched after
+//! the copy.
+
+use crate::protocol::consts::cap;
+use crate::protocol::packet::{self, HEADER_LEN};
+use crate::protocol::response::{is_eof, Encoder};
+
+/// One framing of a canned answer.
+#[derive(Debug, Clone)]
+struct Variant {
+    bytes: Vec<u8>,
+    /// Offsets of the 2-byte status fields of EOF/OK terminators.
+    status_at: Vec<usize>,
+}
+
+/// A pre-encoded answer.
+#[derive(Debug, Clone)]
+pub struct Canned {
+    classic: Variant,
+    deprecate_eof: Variant,
+    status: u16,
+}
+
+impl Canned {
+    /// Encodes the answer written by `f` (called once per framing) with status
+    /// flags `status`.
+    pub fn new(status: u16, f: impl Fn(&mut Encoder<'_>, u16)) -> Canned {
+        let make = |caps: u32| {
+            let mut bytes = Vec::new();
+            let mut enc = Encoder::new(&mut bytes, 1, caps);
+            f(&mut enc, status);
+            let status_at = status_offsets(&bytes);
+            Variant { bytes, status_at }
+        };
+        Canned {
+            classic: make(cap::PROTOCOL_41),
+            deprecate_eof: make(cap::PROTOCOL_41 | cap::DEPRECATE_EOF),
+            status,
+        }
+    }
+
+    /// Appends the answer to `enc`, with `status` and `enc`'s sequence ids.
+    pub fn write(&self, enc: &mut Encoder<'_>, status: u16) {
+        let v = if enc.deprecate_eof() {
+            &self.deprecate_eof
+        } else {
+            &self.classic
+        };
+        let seq = enc.seq;
+        let out = enc.raw();
+        let at = out.len();
+        out.extend_from_slice(&v.bytes);
+        if status != self.status {
+            let [lo, hi] = status.to_le_bytes();
+            for &o in &v.status_at {
+                out[at + o] = lo;
+                out[at + o + 1] = hi;
+            }
+        }
+        let mut next = seq;
+        if seq == 1 {
+            next = seq.wrapping_add(packet_count(&v.bytes));
+        } else {
+            packet::renumber(&mut out[at..], &mut next);
+        }
+        enc.seq = next;
+    }
+}
+
+fn packet_count(bytes: &[u8]) -> u8 {
+    let mut n = 0u8;
+    let mut pos = 0;
+    while let Ok(Some(f)) = packet::decode_frame(&bytes[pos..], usize::MAX) {
+        pos += f.consumed;
+        n = n.wrapping_add(f.parts as u8);
+    }
+    n
+}
+
+fn status_offsets(bytes: &[u8]) -> Vec<usize> {
+    let mut out = Vec::new();
+    let mut pos = 0;
+    while let Ok(Some(f)) = packet::decode_frame(&bytes[pos..], usize::MAX) {
+        let payload = &bytes[pos + HEADER_LEN..pos + f.consumed];
+        // EOF: fe warnings(2) status(2); OK/0xFE with zero counts: fe 00 00 status(2)
+        if f.parts == 1 && is_eof(payload) && payload.len() >= 5 {
+            out.push(pos + HEADER_LEN + 3);
+        }
+        pos += f.consumed;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::consts::{coltype, status};
+    use crate::protocol::response::ColumnDef;
+
+    fn sample() -> Canned {
+        Canned::new(status::AUTOCOMMIT, |enc, st| {
+            enc.columns(&[ColumnDef::new(b"Database", coltype::VAR_STRING)], st);
+            enc.row([Some(&b"db_1"[..])]);
+            enc.end(0, st);
+        })
+    }
+
+    fn fresh(caps: u32, seq: u8, st: u16) -> (Vec<u8>, u8) {
+        let mut out = Vec::new();
+        let mut enc = Encoder::new(&mut out, seq, caps);
+        enc.columns(&[ColumnDef::new(b"Database", coltype::VAR_STRING)], st);
+        enc.row([Some(&b"db_1"[..])]);
+        enc.end(0, st);
+        let s = enc.seq;
+        (out, s)
+    }
+
+    #[test]
+    fn canned_equals_freshly_encoded_in_every_variant() {
+        let c = sample();
+        for caps in [cap::PROTOCOL_41, cap::PROTOCOL_41 | cap::DEPRECATE_EOF] {
+            for seq in [1u8, 7, 254] {
+                for st in [
+                    status::AUTOCOMMIT,
+                    status::IN_TRANS | status::MORE_RESULTS_EXISTS,
+                ] {
+                    let mut out = Vec::new();
+                    let mut enc = Encoder::new(&mut out, seq, caps);
+                    c.write(&mut enc, st);
+                    let s = enc.seq;
+                    assert_eq!(
+                        (out, s),
+                        fresh(caps, seq, st),
+                        "caps {caps:x} seq {seq} st {st:x}"
+                    );
+                }
+            }
+        }
+    }
+}

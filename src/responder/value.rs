@@ -1,0 +1,69 @@
+//! Values of the built-in answers: what a literal, a server variable or a
+//! function evaluates to, and how each is typed in a column definition.
+
+use crate::protocol::consts::coltype;
+use std::borrow::Cow;
+
+/// A scalar value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// SQL NULL.
+    Null,
+    /// An integer (BIGINT column).
+    Int(i64),
+    /// An unsigned integer beyond i64 (BIGINT UNSIGNED column).
+    UInt(u64),
+    /// A decimal literal kept as written (DECIMAL column).
+    Decimal(String),
+    /// A string (VARCHAR utf8mb4 column).
+    Str(Cow<'static, str>),
+}
+
+impl Value {
+    /// A string value.
+    pub fn str(s: impl Into<Cow<'static, str>>) -> Value {
+        Value::Str(s.into())
+    }
+
+    /// Column type MySQL reports for an expression of this value.
+    pub fn coltype(&self) -> u8 {
+        match self {
+            Value::Null => coltype::NULL,
+            Value::Int(_) | Value::UInt(_) => coltype::LONGLONG,
+            Value::Decimal(_) => coltype::NEWDECIMAL,
+            Value::Str(_) => coltype::VAR_STRING,
+        }
+    }
+
+    /// Appends the text-protocol form; `None` for NULL.
+    pub fn text<'a>(&'a self, scratch: &'a mut String) -> Option<&'a [u8]> {
+        match self {
+            Value::Null => None,
+            Value::Int(i) => {
+                scratch.clear();
+                use std::fmt::Write;
+                let _ = write!(scratch, "{i}");
+                Some(scratch.as_bytes())
+            }
+            Value::UInt(u) => {
+                scratch.clear();
+                use std::fmt::Write;
+                let _ = write!(scratch, "{u}");
+                Some(scratch.as_bytes())
+            }
+            Value::Decimal(s) => Some(s.as_bytes()),
+            Value::Str(s) => Some(s.as_bytes()),
+        }
+    }
+
+    /// The value as SHOW VARIABLES prints it.
+    pub fn to_text(&self) -> String {
+        match self {
+            Value::Null => String::new(),
+            Value::Int(i) => i.to_string(),
+            Value::UInt(u) => u.to_string(),
+            Value::Decimal(s) => s.clone(),
+            Value::Str(s) => s.to_string(),
+        }
+    }
+}

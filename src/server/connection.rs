@@ -1,0 +1,550 @@
+//! One client connection as an explicit state machine, with no socket in it:
+//! bytes in, bytes out. The event loop owns the socket and calls
+//! [`Connection::on_input`] with what it read; state-machine tests drive the same
+//! function with byte vectors.
+//!
+//! ```text
+//!   accept ──greeting──▶ Handshake ──response ok──────────────▶ Command ◀─┐
+//!                            │  └─other plugin─▶ AuthSwitch ─ok─▶   │  commands
+//!                            │                       │              │──────┘
+//!                            └──bad/denied/timeout───┴──────────▶ Closing ──▶ closed
+//! ```
+//! COM_CHANGE_USER goes from Command through AuthSwitch (when the plugin differs)
+//! back to Command, or to Closing when the login is refused.
+
+use crate::config::Config;
+use crate::protocol::command::{ChangeUser, Command};
+use crate::protocol::consts::{cap, charset, plugin, status};
+use crate::protocol::handshake::{self, HandshakeResponse41, HandshakeV10};
+use crate::protocol::packet;
+use crate::protocol::response::{Encoder, ErrPacket, OkPacket};
+use crate::protocol::{auth, Error as ProtoError};
+use crate::responder::{AuthDecision, Responder, Session};
+use crate::stats::Stats;
+use log::debug;
+use std::time::{Duration, Instant};
+
+/// Capabilities understudy offers in its own greeting.
+pub const SERVER_CAPABILITIES: u32 = cap::LONG_PASSWORD
+    | cap::FOUND_ROWS
+    | cap::LONG_FLAG
+    | cap::CONNECT_WITH_DB
+    | cap::PROTOCOL_41
+    | cap::TRANSACTIONS
+    | cap::SECURE_CONNECTION
+    | cap::MULTI_STATEMENTS
+    | cap::MULTI_RESULTS
+    | cap::PS_MULTI_RESULTS
+    | cap::PLUGIN_AUTH
+    | cap::CONNECT_ATTRS
+    | cap::PLUGIN_AUTH_LENENC_CLIENT_DATA
+    | cap::DEPRECATE_EOF;
+
+/// Where the connection is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Greeting sent; waiting for the HandshakeResponse41.
+    Handshake,
+    /// AuthSwitchRequest sent; waiting for the client's auth data.
+    AuthSwitch {
+        /// The plugin we switched to.
+        plugin: &'static str,
+        /// True when this is a COM_CHANGE_USER re-authentication.
+        change_user: bool,
+    },
+    /// Logged in: commands.
+    Command,
+    /// Answer sent (or not): close once output is flushed; input is ignored.
+    Closing,
+}
+
+/// What the connection needs from its server while handling input.
+pub struct Ctx<'a> {
+    /// Server configuration.
+    pub config: &'a Config,
+    /// Who answers commands.
+    pub responder: &'a mut dyn Responder,
+    /// Counters.
+    pub stats: &'a Stats,
+    /// Reassembly buffer for payloads split over several packets.
+    pub scratch: &'a mut Vec<u8>,
+    /// The loop's idea of now (one clock read per poll turn).
+    pub now: Instant,
+}
+
+/// A connection's protocol state.
+#[derive(Debug)]
+pub struct Connection {
+    /// What responders see.
+    pub session: Session,
+    /// Life-cycle phase.
+    pub phase: Phase,
+    /// Capabilities our greeting promised.
+    server_caps: u32,
+    /// Sequence id the next client packet must carry in the connection phase.
+    seq: u8,
+    /// Output from `hold.1` onward is held back until `hold.0` (a responder delay).
+    pub hold: Option<(Instant, usize)>,
+    /// Last time a command arrived (for the idle timeout).
+    pub last_active: Instant,
+}
+
+/// The result of [`Connection::on_input`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    /// Input bytes consumed (whole packets only).
+    pub consumed: usize,
+    /// Stopped because the output passed the high-water mark.
+    pub backpressure: bool,
+}
+
+impl Connection {
+    /// A connection for a freshly accepted client.
+    pub fn new(session: Session, now: Instant) -> Connection {
+        Connection {
+            session,
+            phase: Phase::Handshake,
+            server_caps: SERVER_CAPABILITIES,
+            seq: 1,
+            hold: None,
+            last_active: now,
+        }
+    }
+
+    /// Writes the greeting: the responder's if it has one (parsed, so that the rest
+    /// of the conversation follows what it promised), else our own.
+    pub fn start(&mut self, ctx: &mut Ctx<'_>, out: &mut Vec<u8>, nonce: [u8; 20]) {
+        self.session.nonce = nonce;
+        let mut seq = 0;
+        if let Some(raw) = ctx.responder.greeting(&mut self.session) {
+            match HandshakeV10::decode(&raw) {
+                Ok(g) => {
+                    self.server_caps = g.capabilities;
+                    let mut n = [0u8; 20];
+                    for (d, s) in n.iter_mut().zip(g.nonce.iter()) {
+                        *d = *s;
+                    }
+                    self.session.nonce = n;
+                }
+                Err(e) => debug!(
+                    "conn {}: scripted greeting is not a HandshakeV10 ({e}); sent as is",
+                    self.session.id
+                ),
+            }
+            packet::write_packet(out, &mut seq, &raw);
+            return;
+        }
+        let g = HandshakeV10 {
+            server_version: ctx.config.server_version.as_bytes().to_vec(),
+            connection_id: self.session.id,
+            nonce: nonce.to_vec(),
+            capabilities: SERVER_CAPABILITIES,
+            charset: charset::UTF8MB4_0900_AI_CI as u8,
+            status: status::AUTOCOMMIT,
+            auth_plugin: ctx.config.auth_plugin.as_bytes().to_vec(),
+        };
+        let start = packet::begin(out);
+        g.encode(out);
+        packet::finish(out, start, &mut seq);
+    }
+
+    /// Consumes whole packets from `input`, appending answers to `out`. Stops at a
+    /// partial packet, when the connection starts closing, when a responder asks
+    /// for a delay, or when `out` (plus `pending` bytes already queued) passes the
+    /// high-water mark.
+    pub fn on_input(
+        &mut self,
+        input: &[u8],
+        pending: usize,
+        ctx: &mut Ctx<'_>,
+        out: &mut Vec<u8>,
+    ) -> Progress {
+        let mut consumed = 0;
+        let mut backpressure = false;
+        while self.phase != Phase::Closing && self.hold.is_none() {
+            if out.len() + pending >= ctx.config.write_high_water {
+                backpressure = true;
+                break;
+            }
+            let rest = &input[consumed..];
+            let frame = match packet::decode_frame(rest, ctx.config.max_packet) {
+                Ok(Some(f)) => f,
+                Ok(None) => break,
+                Err(e) => {
+                    self.protocol_error(e, ctx, out);
+                    break;
+                }
+            };
+            // A payload split over several packets is joined in the loop's scratch
+            // vector, taken out of `ctx` for the duration of the call.
+            let mut joined = std::mem::take(ctx.scratch);
+            let payload = frame.payload(rest, &mut joined);
+            consumed += frame.consumed;
+            ctx.stats.bytes_in.add(frame.consumed as u64);
+            self.on_packet(frame.seq, frame.last_seq, payload, ctx, out);
+            joined.clear();
+            *ctx.scratch = joined;
+        }
+        Progress {
+            consumed,
+            backpressure,
+        }
+    }
+
+    fn on_packet(
+        &mut self,
+        seq: u8,
+        last_seq: u8,
+        payload: &[u8],
+        ctx: &mut Ctx<'_>,
+        out: &mut Vec<u8>,
+    ) {
+        match self.phase {
+            Phase::Handshake | Phase::AuthSwitch { .. } => {
+                if seq != self.seq {
+                    return self.out_of_order(seq, ctx, out);
+                }
+                self.seq = last_seq.wrapping_add(1);
+                if let Phase::AuthSwitch {
+                    plugin,
+                    change_user,
+                } = self.phase
+                {
+                    self.on_switch_response(plugin, change_user, payload, ctx, out)
+                } else {
+                    self.on_handshake_response(payload, ctx, out)
+                }
+            }
+            Phase::Command => {
+                if seq != 0 {
+                    return self.out_of_order(seq, ctx, out);
+                }
+                self.last_active = ctx.now;
+                self.seq = last_seq.wrapping_add(1);
+                self.on_command(payload, ctx, out)
+            }
+            Phase::Closing => {}
+        }
+    }
+
+    fn on_handshake_response(&mut self, payload: &[u8], ctx: &mut Ctx<'_>, out: &mut Vec<u8>) {
+        if handshake::is_ssl_request(payload) {
+            debug!("conn {}: client asked for TLS", self.session.id);
+            ctx.stats.handshakes_failed.add(1);
+            return self.fail(
+                ctx,
+                out,
+                ErrPacket::new(1043, "08S01", b"TLS is not enabled on this server: connect without SSL (e.g. --ssl-mode=DISABLED)"),
+            );
+        }
+        let resp = match HandshakeResponse41::decode(payload) {
+            Ok(r) => r,
+            Err(e) => {
+                debug!("conn {}: bad handshake response: {e}", self.session.id);
+                ctx.stats.handshakes_failed.add(1);
+                ctx.stats.protocol_errors.add(1);
+                return self.fail(ctx, out, ErrPacket::new(1043, "08S01", b"Bad handshake"));
+            }
+        };
+        let s = &mut self.session;
+        s.capabilities = resp.capabilities & self.server_caps;
+        s.multi_statements = s.capabilities & cap::MULTI_STATEMENTS != 0;
+        s.charset = resp.charset;
+        s.user = String::from_utf8_lossy(&resp.username).into_owned();
+        s.database = resp
+            .database
+            .as_ref()
+            .filter(|d| !d.is_empty() && s.capabilities & cap::CONNECT_WITH_DB != 0)
+            .map(|d| String::from_utf8_lossy(d).into_owned());
+        let client_plugin = match &resp.auth_plugin {
+            Some(p) if s.capabilities & cap::PLUGIN_AUTH != 0 => {
+                String::from_utf8_lossy(p).into_owned()
+            }
+            _ => plugin::NATIVE.to_string(),
+        };
+        s.auth_plugin = client_plugin.clone();
+        s.attributes = resp
+            .attributes
+            .iter()
+            .map(|(k, v)| {
+                (
+                    String::from_utf8_lossy(k).into_owned(),
+                    String::from_utf8_lossy(v).into_owned(),
+                )
+            })
+            .collect();
+        debug!(
+            "conn {}: login user '{}' db {:?} plugin {} caps {:#010x}",
+            s.id, s.user, s.database, client_plugin, s.capabilities
+        );
+        match ctx.responder.auth(&mut self.session, &resp) {
+            AuthDecision::Accept => self.login_ok(ctx, out, false),
+            AuthDecision::Reject {
+                code,
+                sqlstate,
+                message,
+            } => {
+                ctx.stats.handshakes_failed.add(1);
+                self.fail(
+                    ctx,
+                    out,
+                    ErrPacket::new(code, &sqlstate, message.as_bytes()),
+                )
+            }
+            AuthDecision::Default => {
+                self.check_login(&client_plugin, &resp.auth_response, false, ctx, out)
+            }
+        }
+    }
+
+    /// The server's own login rules: accept all, or verify against `--user`.
+    fn check_login(
+        &mut self,
+        client_plugin: &str,
+        response: &[u8],
+        change_user: bool,
+        ctx: &mut Ctx<'_>,
+        out: &mut Vec<u8>,
+    ) {
+        if ctx.config.users.is_empty() {
+            return self.login_ok(ctx, out, false);
+        }
+        let want = ctx.config.auth_plugin;
+        if client_plugin != want && self.session.capabilities & cap::PLUGIN_AUTH != 0 {
+            debug!(
+                "conn {}: auth switch {client_plugin} -> {want}",
+                self.session.id
+            );
+            let mut data = self.session.nonce.to_vec();
+            data.push(0);
+            let mut seq = self.seq;
+            let start = packet::begin(out);
+            handshake::encode_auth_switch(out, want, &data);
+            packet::finish(out, start, &mut seq);
+            self.seq = seq;
+            self.phase = Phase::AuthSwitch {
+                plugin: want,
+                change_user,
+            };
+            return;
+        }
+        let plugin = if client_plugin == plugin::CACHING_SHA2 {
+            plugin::CACHING_SHA2
+        } else {
+            plugin::NATIVE
+        };
+        self.verify(plugin, response, ctx, out);
+    }
+
+    fn on_switch_response(
+        &mut self,
+        plugin: &'static str,
+        _change_user: bool,
+        payload: &[u8],
+        ctx: &mut Ctx<'_>,
+        out: &mut Vec<u8>,
+    ) {
+        if payload == [2] {
+            // caching_sha2_password asking for the server's RSA key: full auth.
+            ctx.stats.handshakes_failed.add(1);
+            return self.fail(
+                ctx,
+                out,
+                ErrPacket::new(
+                    1045,
+                    "28000",
+                    b"caching_sha2_password full authentication needs TLS or an RSA key exchange, which understudy does not offer",
+                ),
+            );
+        }
+        self.verify(plugin, payload, ctx, out);
+    }
+
+    fn verify(
+        &mut self,
+        plugin: &'static str,
+        response: &[u8],
+        ctx: &mut Ctx<'_>,
+        out: &mut Vec<u8>,
+    ) {
+        let user = ctx
+            .config
+            .users
+            .iter()
+            .find(|u| u.name == self.session.user);
+        let ok = user.is_some_and(|u| {
+            auth::verify(plugin, u.password.as_bytes(), &self.session.nonce, response)
+        });
+        if ok {
+            self.session.auth_plugin = plugin.to_string();
+            let fast_auth = plugin == plugin::CACHING_SHA2 && !response.is_empty();
+            return self.login_ok(ctx, out, fast_auth);
+        }
+        ctx.stats.handshakes_failed.add(1);
+        let msg = format!(
+            "Access denied for user '{}'@'{}' (using password: {})",
+            self.session.user,
+            self.session.peer.host(),
+            if response.is_empty() { "NO" } else { "YES" }
+        );
+        debug!("conn {}: {msg}", self.session.id);
+        self.fail(ctx, out, ErrPacket::new(1045, "28000", msg.as_bytes()));
+    }
+
+    fn login_ok(&mut self, ctx: &mut Ctx<'_>, out: &mut Vec<u8>, fast_auth: bool) {
+        let mut seq = self.seq;
+        if fast_auth {
+            // caching_sha2_password: "fast auth success" before the OK.
+            let start = packet::begin(out);
+            handshake::encode_auth_more_data(out, &[3]);
+            packet::finish(out, start, &mut seq);
+        }
+        let mut enc = Encoder::new(out, seq, self.session.capabilities | cap::PROTOCOL_41);
+        enc.ok(&OkPacket {
+            status: self.session.status(),
+            ..OkPacket::default()
+        });
+        self.phase = Phase::Command;
+        self.last_active = ctx.now;
+        ctx.stats.handshakes_ok.add(1);
+        debug!(
+            "conn {}: logged in as '{}'",
+            self.session.id, self.session.user
+        );
+    }
+
+    fn on_command(&mut self, payload: &[u8], ctx: &mut Ctx<'_>, out: &mut Vec<u8>) {
+        if let Some(&c) = payload.first() {
+            ctx.stats.command(c);
+        }
+        let cmd = match Command::decode(payload, self.session.capabilities) {
+            Ok(c) => c,
+            Err(e) => return self.protocol_error(e, ctx, out),
+        };
+        let caps = self.session.capabilities | cap::PROTOCOL_41;
+        match cmd {
+            Command::Quit => {
+                // The responder hears of it (a script's read_query sees COM_QUIT);
+                // nothing is sent: the client is gone.
+                let mut sink = Vec::new();
+                let mut enc = Encoder::new(&mut sink, 1, caps);
+                ctx.responder.command(&mut self.session, payload, &mut enc);
+                debug!("conn {}: COM_QUIT", self.session.id);
+                self.phase = Phase::Closing;
+            }
+            Command::ChangeUser(cu) => self.on_change_user(cu, ctx, out),
+            _ => {
+                let mark = out.len();
+                let mut enc = Encoder::new(out, self.seq, caps);
+                let outcome = ctx.responder.command(&mut self.session, payload, &mut enc);
+                if outcome.close {
+                    self.phase = Phase::Closing;
+                }
+                if let Some(d) = outcome.delay.filter(|d| *d > Duration::ZERO) {
+                    self.hold = Some((ctx.now + d, mark));
+                }
+            }
+        }
+    }
+
+    fn on_change_user(&mut self, cu: ChangeUser<'_>, ctx: &mut Ctx<'_>, out: &mut Vec<u8>) {
+        let s = &mut self.session;
+        s.user = String::from_utf8_lossy(cu.username).into_owned();
+        s.database =
+            (!cu.database.is_empty()).then(|| String::from_utf8_lossy(cu.database).into_owned());
+        if let Some(c) = cu.charset {
+            s.charset = c as u8;
+        }
+        s.reset();
+        let client_plugin = cu.auth_plugin.map_or_else(
+            || plugin::NATIVE.to_string(),
+            |p| String::from_utf8_lossy(p).into_owned(),
+        );
+        debug!(
+            "conn {}: COM_CHANGE_USER to '{}' ({client_plugin})",
+            s.id, s.user
+        );
+        self.check_login(&client_plugin, cu.auth_response, true, ctx, out);
+    }
+
+    /// Sends `err` and closes.
+    fn fail(&mut self, _ctx: &mut Ctx<'_>, out: &mut Vec<u8>, err: ErrPacket<'_>) {
+        let mut enc = Encoder::new(out, self.seq, self.session.capabilities | cap::PROTOCOL_41);
+        enc.err(&err);
+        self.phase = Phase::Closing;
+    }
+
+    fn out_of_order(&mut self, got: u8, ctx: &mut Ctx<'_>, out: &mut Vec<u8>) {
+        log::info!(
+            "conn {}: packet out of order (sequence id {got}, expected {}) in {:?}; closing",
+            self.session.id,
+            if self.phase == Phase::Command {
+                0
+            } else {
+                self.seq
+            },
+            self.phase
+        );
+        ctx.stats.protocol_errors.add(1);
+        self.seq = got.wrapping_add(1);
+        self.fail(
+            ctx,
+            out,
+            ErrPacket::new(1156, "08S01", b"Got packets out of order"),
+        );
+    }
+
+    fn protocol_error(&mut self, e: ProtoError, ctx: &mut Ctx<'_>, out: &mut Vec<u8>) {
+        log::info!("conn {}: {e} in {:?}; closing", self.session.id, self.phase);
+        ctx.stats.protocol_errors.add(1);
+        if self.phase == Phase::Command {
+            self.seq = 1;
+        }
+        match e {
+            ProtoError::TooLarge { .. } => self.fail(
+                ctx,
+                out,
+                ErrPacket::new(
+                    1153,
+                    "08S01",
+                    b"Got a packet bigger than 'max_allowed_packet' bytes",
+                ),
+            ),
+            _ => self.fail(
+                ctx,
+                out,
+                ErrPacket::new(1835, "HY000", b"Malformed communication packet"),
+            ),
+        }
+    }
+
+    /// The handshake deadline passed: close without a word (as MySQL does).
+    pub fn on_handshake_timeout(&mut self, stats: &Stats) {
+        debug!("conn {}: handshake timeout", self.session.id);
+        stats.handshakes_failed.add(1);
+        self.phase = Phase::Closing;
+    }
+
+    /// The idle deadline passed: tell the client why (MySQL 8.0.24's ER_CLIENT_INTERACTION_TIMEOUT), then close.
+    pub fn on_idle_timeout(&mut self, out: &mut Vec<u8>) {
+        debug!("conn {}: idle timeout", self.session.id);
+        let mut enc = Encoder::new(out, 0, self.session.capabilities | cap::PROTOCOL_41);
+        enc.err(&ErrPacket::new(
+            4031,
+            "HY000",
+            b"The client was disconnected by the server because of inactivity.",
+        ));
+        self.phase = Phase::Closing;
+    }
+
+    /// True once logged in.
+    pub fn is_logged_in(&self) -> bool {
+        matches!(self.phase, Phase::Command)
+    }
+}
+
+/// Writes ERR 1040 "Too many connections" in place of a greeting.
+pub fn too_many_connections(out: &mut Vec<u8>) {
+    let mut enc = Encoder::new(out, 0, cap::PROTOCOL_41);
+    enc.err(&ErrPacket::new(1040, "08004", b"Too many connections"));
+}

@@ -1,0 +1,625 @@
+//! The event loop: one mio `Poll` on one thread, the listeners, a slab of
+//! connections, a timer heap and a ready queue.
+//!
+//! Every connection is registered once for both readable and writable edges.
+//! On any event, [`EventLoop::drive`] does all it can for that connection:
+//! flush pending output, read (into one shared scratch buffer), decode and answer
+//! whole packets (into one shared output buffer), and write the answers with one
+//! `write` per batch. Only leftovers (a partial packet, output the socket would
+//! not take) are copied into the connection's own buffers.
+
+use super::buffer::{Buf, READ_CHUNK, SCRATCH_KEEP};
+use super::connection::{self, Connection, Ctx, Phase};
+use super::nonce::NonceSource;
+use super::stream::{Listener, Stream};
+use crate::config::Config;
+use crate::responder::{Peer, Responder, Session};
+use crate::stats::Stats;
+use log::{debug, info, warn};
+use mio::{Events, Interest, Poll, Token, Waker};
+use slab::Slab;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
+use std::io::{self, Read, Write};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const TCP_LISTENER: Token = Token(usize::MAX - 1);
+const UNIX_LISTENER: Token = Token(usize::MAX - 2);
+const WAKER: Token = Token(usize::MAX - 3);
+
+/// Reads per connection per turn before others get a go (16 × 64 KiB).
+const READ_BUDGET: usize = 16;
+
+/// How long a closing connection may take to drain its last answer, and how long
+/// a graceful shutdown waits for all of them.
+const LINGER: Duration = Duration::from_secs(5);
+
+/// Handles to a running loop from other threads: stop it, ask for a reload.
+#[derive(Debug, Clone)]
+pub struct Control {
+    inner: Arc<ControlInner>,
+}
+
+#[derive(Debug)]
+struct ControlInner {
+    waker: Waker,
+    shutdown: AtomicBool,
+    reload: AtomicBool,
+}
+
+impl Control {
+    /// Stop accepting, flush what is in flight, return from `run`.
+    pub fn shutdown(&self) {
+        self.inner.shutdown.store(true, Ordering::SeqCst);
+        let _ = self.inner.waker.wake();
+    }
+
+    /// Reload scripts (SIGHUP).
+    pub fn reload(&self) {
+        self.inner.reload.store(true, Ordering::SeqCst);
+        let _ = self.inner.waker.wake();
+    }
+}
+
+/// What a timer entry is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum TimerKind {
+    Handshake,
+    Idle,
+    Hold,
+    Linger,
+}
+
+/// A connection slot: the socket, the protocol state and the leftovers.
+struct Slot {
+    stream: Stream,
+    conn: Connection,
+    /// Unconsumed input (a partial packet, or input held back by back-pressure).
+    input: Buf,
+    /// Output the socket did not take yet.
+    output: Buf,
+    /// Output held back by a responder delay.
+    held: Buf,
+    /// Unique id: guards timer entries against slab key reuse.
+    id: u32,
+    /// The socket may have more to read (we stopped before WouldBlock).
+    more_to_read: bool,
+}
+
+/// The server loop. Build with [`EventLoop::bind`], run with [`EventLoop::run`].
+pub struct EventLoop {
+    poll: Poll,
+    config: Config,
+    tcp: Option<Listener>,
+    unix: Option<Listener>,
+    local_addr: SocketAddr,
+    conns: Slab<Slot>,
+    timers: BinaryHeap<Reverse<(Instant, TimerKind, usize, u32)>>,
+    ready: VecDeque<usize>,
+    responder: Box<dyn Responder>,
+    stats: Arc<Stats>,
+    control: Control,
+    nonces: NonceSource,
+    next_id: u32,
+    scratch_in: Vec<u8>,
+    scratch_out: Vec<u8>,
+    scratch_payload: Vec<u8>,
+    shutting_down: Option<Instant>,
+}
+
+impl EventLoop {
+    /// Binds the listeners. The responder is built by the caller (on this thread:
+    /// a Lua state cannot move between threads).
+    pub fn bind(
+        config: Config,
+        responder: Box<dyn Responder>,
+        stats: Arc<Stats>,
+    ) -> io::Result<EventLoop> {
+        let poll = Poll::new()?;
+        let addr: SocketAddr = format!("{}:{}", config.bind, config.port)
+            .parse()
+            .or_else(|_| {
+                use std::net::ToSocketAddrs;
+                (config.bind.as_str(), config.port)
+                    .to_socket_addrs()?
+                    .next()
+                    .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no address"))
+            })
+            .map_err(|e| io::Error::new(e.kind(), format!("--bind {}: {e}", config.bind)))?;
+        let mut tcp = mio::net::TcpListener::bind(addr)
+            .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))?;
+        let local_addr = tcp.local_addr()?;
+        poll.registry()
+            .register(&mut tcp, TCP_LISTENER, Interest::READABLE)?;
+        let mut unix = None;
+        if let Some(path) = &config.socket {
+            if path.exists() {
+                // A stale socket file from an earlier run would make bind fail.
+                std::fs::remove_file(path)?;
+            }
+            let mut l = mio::net::UnixListener::bind(path).map_err(|e| {
+                io::Error::new(
+                    e.kind(),
+                    format!("cannot listen on {}: {e}", path.display()),
+                )
+            })?;
+            poll.registry()
+                .register(&mut l, UNIX_LISTENER, Interest::READABLE)?;
+            unix = Some(Listener::Unix(l));
+        }
+        let waker = Waker::new(poll.registry(), WAKER)?;
+        let control = Control {
+            inner: Arc::new(ControlInner {
+                waker,
+                shutdown: AtomicBool::new(false),
+                reload: AtomicBool::new(false),
+            }),
+        };
+        info!(
+            "understudy listening on {local_addr}{}",
+            config
+                .socket
+                .as_ref()
+                .map(|p| format!(" and {}", p.display()))
+                .unwrap_or_default()
+        );
+        Ok(EventLoop {
+            poll,
+            config,
+            tcp: Some(Listener::Tcp(tcp)),
+            unix,
+            local_addr,
+            conns: Slab::with_capacity(1024),
+            timers: BinaryHeap::new(),
+            ready: VecDeque::new(),
+            responder,
+            stats,
+            control,
+            nonces: NonceSource::default(),
+            next_id: 1,
+            scratch_in: vec![0; READ_CHUNK],
+            scratch_out: Vec::with_capacity(READ_CHUNK),
+            scratch_payload: Vec::new(),
+            shutting_down: None,
+        })
+    }
+
+    /// The TCP address actually bound (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// A handle to stop or reload the loop from another thread.
+    pub fn control(&self) -> Control {
+        self.control.clone()
+    }
+
+    /// Runs until [`Control::shutdown`]; then stops accepting, lets in-flight
+    /// answers drain (for at most a few seconds) and returns.
+    pub fn run(mut self) -> io::Result<()> {
+        let mut events = Events::with_capacity(1024);
+        let mut last_tick = Instant::now();
+        loop {
+            let now = Instant::now();
+            let timeout = if !self.ready.is_empty() {
+                Some(Duration::ZERO)
+            } else {
+                let t = self
+                    .timers
+                    .peek()
+                    .map(|Reverse((t, ..))| t.saturating_duration_since(now));
+                let tick = Duration::from_secs(1).saturating_sub(now - last_tick);
+                Some(t.map_or(tick, |t| t.min(tick)))
+            };
+            if let Err(e) = self.poll.poll(&mut events, timeout) {
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(e);
+            }
+            for ev in events.iter() {
+                match ev.token() {
+                    TCP_LISTENER => self.accept(true),
+                    UNIX_LISTENER => self.accept(false),
+                    WAKER => self.on_wake(),
+                    // A connection: readable, writable, error or hang-up all lead to
+                    // the same attempt to make progress; spurious events are harmless.
+                    Token(key) => self.drive(key),
+                }
+            }
+            for _ in 0..self.ready.len() {
+                if let Some(key) = self.ready.pop_front() {
+                    self.drive(key);
+                }
+            }
+            self.fire_timers();
+            if last_tick.elapsed() >= Duration::from_secs(1) {
+                last_tick = Instant::now();
+                self.responder.tick();
+            }
+            if let Some(since) = self.shutting_down {
+                let busy = self
+                    .conns
+                    .iter()
+                    .any(|(_, s)| !s.output.is_empty() || !s.held.is_empty());
+                if !busy || since.elapsed() > LINGER {
+                    self.close_all();
+                    info!("understudy stopped");
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    fn on_wake(&mut self) {
+        if self.control.inner.reload.swap(false, Ordering::SeqCst) {
+            info!("reload requested");
+            self.responder.reload();
+        }
+        if self.control.inner.shutdown.load(Ordering::SeqCst) && self.shutting_down.is_none() {
+            info!(
+                "shutting down: no new connections, flushing {} open",
+                self.conns.len()
+            );
+            self.shutting_down = Some(Instant::now());
+            for mut l in [self.tcp.take(), self.unix.take()].into_iter().flatten() {
+                let _ = self.poll.registry().deregister(&mut l);
+            }
+            if let Some(p) = &self.config.socket {
+                let _ = std::fs::remove_file(p);
+            }
+            // Idle connections have nothing in flight: they go now; busy ones drain.
+            let idle: Vec<usize> = self
+                .conns
+                .iter()
+                .filter(|(_, s)| s.output.is_empty() && s.held.is_empty())
+                .map(|(k, _)| k)
+                .collect();
+            for k in idle {
+                self.close(k, "server shutdown");
+            }
+            for (_, s) in self.conns.iter_mut() {
+                s.conn.phase = Phase::Closing;
+            }
+        }
+    }
+
+    fn accept(&mut self, tcp: bool) {
+        loop {
+            let l = if tcp {
+                self.tcp.as_ref()
+            } else {
+                self.unix.as_ref()
+            };
+            let Some(l) = l else { return };
+            let (mut stream, peer) = match l.accept() {
+                Ok(x) => x,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    // EMFILE and friends: the pending client stays in the backlog
+                    // until a descriptor frees up. Never fatal.
+                    warn!("accept failed: {e}");
+                    return;
+                }
+            };
+            self.stats.accepted.add(1);
+            if self.conns.len() >= self.config.max_connections {
+                let mut out = Vec::with_capacity(32);
+                connection::too_many_connections(&mut out);
+                let _ = stream.write(&out);
+                self.stats.refused.add(1);
+                debug!("refused {peer}: too many connections");
+                continue;
+            }
+            let local = match &stream {
+                Stream::Tcp(s) => s.local_addr().map(Peer::Tcp).unwrap_or(Peer::Unix),
+                Stream::Unix(_) => Peer::Unix,
+            };
+            let id = self.next_id;
+            self.next_id = self.next_id.wrapping_add(1).max(1);
+            let entry = self.conns.vacant_entry();
+            let key = entry.key();
+            if let Err(e) = self.poll.registry().register(
+                &mut stream,
+                Token(key),
+                Interest::READABLE | Interest::WRITABLE,
+            ) {
+                warn!("register failed: {e}");
+                continue;
+            }
+            let now = Instant::now();
+            debug!("conn {id}: accepted from {peer}");
+            entry.insert(Slot {
+                stream,
+                conn: Connection::new(Session::new(id, peer, local), now),
+                input: Buf::default(),
+                output: Buf::default(),
+                held: Buf::default(),
+                id,
+                more_to_read: false,
+            });
+            self.stats.open.add(1);
+            self.timers.push(Reverse((
+                now + self.config.handshake_timeout,
+                TimerKind::Handshake,
+                key,
+                id,
+            )));
+            let nonce = self.nonces.next();
+            let slot = &mut self.conns[key];
+            let mut ctx = Ctx {
+                config: &self.config,
+                responder: self.responder.as_mut(),
+                stats: &self.stats,
+                scratch: &mut self.scratch_payload,
+                now,
+            };
+            self.scratch_out.clear();
+            slot.conn.start(&mut ctx, &mut self.scratch_out, nonce);
+            self.write_out(key);
+        }
+    }
+
+    /// Does all that can be done for one connection now.
+    fn drive(&mut self, key: usize) {
+        let Some(slot) = self.conns.get_mut(key) else {
+            return; // event for a connection closed earlier in this turn
+        };
+        // 1. pending output first: it may unblock reading
+        if !slot.output.is_empty() && !flush(slot, &self.stats) {
+            return self.close(key, "write failed");
+        }
+        let mut reads = 0;
+        loop {
+            let slot = &mut self.conns[key]; // invariant: key checked above; close() returns early
+            if slot.conn.phase == Phase::Closing
+                || slot.conn.hold.is_some()
+                || !slot.held.is_empty()
+            {
+                break;
+            }
+            if slot.output.len() >= self.config.write_high_water {
+                break; // back-pressure: the client is not reading its answers
+            }
+            // 2. answer what is already buffered
+            if !slot.input.is_empty() {
+                self.process(key, false, 0);
+                let slot = &mut self.conns[key];
+                if slot.conn.phase == Phase::Closing
+                    || slot.output.len() >= self.config.write_high_water
+                    || slot.conn.hold.is_some()
+                {
+                    break;
+                }
+            }
+            if reads >= READ_BUDGET {
+                self.conns[key].more_to_read = true;
+                self.ready.push_back(key);
+                break;
+            }
+            // 3. read more
+            let slot = &mut self.conns[key];
+            match slot.stream.read(&mut self.scratch_in) {
+                Ok(0) => return self.close(key, "client closed the connection"),
+                Ok(n) => {
+                    reads += 1;
+                    slot.more_to_read = true;
+                    self.process(key, true, n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    slot.more_to_read = false;
+                    break;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    debug!("conn {}: read error: {e}", slot.id);
+                    return self.close(key, "read failed");
+                }
+            }
+            if !self.conns.contains(key) {
+                return;
+            }
+        }
+        if let Some(slot) = self.conns.get(key) {
+            if slot.conn.phase == Phase::Closing && slot.output.is_empty() && slot.held.is_empty() {
+                self.close(key, "closing");
+            }
+        }
+    }
+
+    /// Decodes and answers whole packets, from the fresh read in `scratch_in[..n]`
+    /// (`fresh`) or from the connection's buffered input, then writes the batch.
+    fn process(&mut self, key: usize, fresh: bool, n: usize) {
+        let slot = &mut self.conns[key]; // invariant: callers pass a live key
+        let mut ctx = Ctx {
+            config: &self.config,
+            responder: self.responder.as_mut(),
+            stats: &self.stats,
+            scratch: &mut self.scratch_payload,
+            now: Instant::now(),
+        };
+        self.scratch_out.clear();
+        let pending = slot.output.len();
+        if fresh && slot.input.is_empty() {
+            // Fast path: process straight from the read buffer; keep only leftovers.
+            let input = &self.scratch_in[..n];
+            let p = slot
+                .conn
+                .on_input(input, pending, &mut ctx, &mut self.scratch_out);
+            if p.consumed < n && slot.conn.phase != Phase::Closing {
+                slot.input.extend(&input[p.consumed..]);
+            }
+        } else {
+            if fresh {
+                slot.input.extend(&self.scratch_in[..n]);
+            }
+            let p =
+                slot.conn
+                    .on_input(slot.input.bytes(), pending, &mut ctx, &mut self.scratch_out);
+            slot.input.consume(p.consumed);
+            if slot.conn.phase == Phase::Closing {
+                slot.input.consume(usize::MAX);
+            }
+        }
+        if let Some((until, mark)) = slot.conn.hold {
+            if slot.held.is_empty() {
+                slot.held.extend(&self.scratch_out[mark..]);
+                self.scratch_out.truncate(mark);
+                self.timers
+                    .push(Reverse((until, TimerKind::Hold, key, slot.id)));
+            }
+        }
+        if slot.conn.phase == Phase::Closing {
+            self.timers.push(Reverse((
+                Instant::now() + LINGER,
+                TimerKind::Linger,
+                key,
+                slot.id,
+            )));
+        }
+        if slot.conn.is_logged_in() {
+            if let Some(idle) = self.config.idle_timeout {
+                self.timers.push(Reverse((
+                    slot.conn.last_active + idle,
+                    TimerKind::Idle,
+                    key,
+                    slot.id,
+                )));
+            }
+        }
+        self.write_out(key);
+    }
+
+    /// Writes `scratch_out` to the connection (one `write` for the batch), after
+    /// anything already pending; keeps what the socket does not take.
+    fn write_out(&mut self, key: usize) {
+        let Some(slot) = self.conns.get_mut(key) else {
+            return;
+        };
+        if self.scratch_out.is_empty() {
+            return;
+        }
+        if !slot.output.is_empty() {
+            slot.output.extend(&self.scratch_out);
+        } else {
+            let mut written = 0;
+            while written < self.scratch_out.len() {
+                match slot.stream.write(&self.scratch_out[written..]) {
+                    Ok(0) => break,
+                    Ok(n) => written += n,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => {
+                        debug!("conn {}: write error: {e}", slot.id);
+                        slot.conn.phase = Phase::Closing;
+                        slot.output = Buf::default();
+                        self.scratch_out.clear();
+                        return self.close(key, "write failed");
+                    }
+                }
+            }
+            self.stats.bytes_out.add(written as u64);
+            if written < self.scratch_out.len() {
+                slot.output.extend(&self.scratch_out[written..]);
+            }
+        }
+        self.scratch_out.clear();
+        if self.scratch_out.capacity() > SCRATCH_KEEP {
+            self.scratch_out = Vec::with_capacity(READ_CHUNK);
+        }
+    }
+
+    fn fire_timers(&mut self) {
+        let now = Instant::now();
+        while let Some(Reverse((t, kind, key, id))) = self.timers.peek().copied() {
+            if t > now {
+                break;
+            }
+            self.timers.pop();
+            let Some(slot) = self.conns.get_mut(key) else {
+                continue;
+            };
+            if slot.id != id {
+                continue; // the slot was reused by a newer connection
+            }
+            match kind {
+                TimerKind::Handshake => {
+                    if !slot.conn.is_logged_in() && slot.conn.phase != Phase::Closing {
+                        slot.conn.on_handshake_timeout(&self.stats);
+                        self.close(key, "handshake timeout");
+                    }
+                }
+                TimerKind::Idle => {
+                    let Some(idle) = self.config.idle_timeout else {
+                        continue;
+                    };
+                    if slot.conn.is_logged_in()
+                        && slot.conn.last_active + idle <= now
+                        && slot.output.is_empty()
+                    {
+                        self.scratch_out.clear();
+                        slot.conn.on_idle_timeout(&mut self.scratch_out);
+                        self.write_out(key);
+                        self.close(key, "idle timeout");
+                    }
+                }
+                TimerKind::Hold => {
+                    if slot.conn.hold.is_some_and(|(until, _)| until <= now) {
+                        slot.conn.hold = None;
+                        let held = std::mem::take(&mut slot.held);
+                        slot.output.extend(held.bytes());
+                        self.drive(key);
+                    }
+                }
+                TimerKind::Linger => {
+                    if slot.conn.phase == Phase::Closing {
+                        self.close(key, "closing connection did not drain in time");
+                    }
+                }
+            }
+        }
+    }
+
+    fn close(&mut self, key: usize, why: &str) {
+        if !self.conns.contains(key) {
+            return;
+        }
+        let mut slot = self.conns.remove(key);
+        let _ = self.poll.registry().deregister(&mut slot.stream);
+        self.responder.disconnect(&slot.conn.session);
+        self.stats.open.sub(1);
+        debug!("conn {}: closed ({why})", slot.id);
+    }
+
+    fn close_all(&mut self) {
+        let keys: Vec<usize> = self.conns.iter().map(|(k, _)| k).collect();
+        for k in keys {
+            self.close(k, "server shutdown");
+        }
+    }
+}
+
+/// Writes pending output until it is gone or the socket is full. False on a
+/// write error (the connection must close).
+fn flush(slot: &mut Slot, stats: &Stats) -> bool {
+    while !slot.output.is_empty() {
+        match slot.stream.write(slot.output.bytes()) {
+            Ok(0) => return false,
+            Ok(n) => {
+                stats.bytes_out.add(n as u64);
+                slot.output.consume(n);
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return true,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                debug!("conn {}: write error: {e}", slot.id);
+                return false;
+            }
+        }
+    }
+    true
+}

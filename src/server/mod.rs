@@ -1,0 +1,11 @@
+//! The event loop and its connections: sockets, buffers, timers, back-pressure
+//! and limits. The protocol itself lives in [`crate::protocol`]; what to answer
+//! is decided by a [`crate::responder::Responder`].
+
+pub mod buffer;
+pub mod connection;
+pub mod event_loop;
+pub mod nonce;
+pub mod stream;
+
+pub use event_loop::{Control, EventLoop};
