@@ -206,9 +206,11 @@ impl Config {
             c.auth_plugin = match p.as_str() {
                 plugin::NATIVE => plugin::NATIVE,
                 plugin::CACHING_SHA2 => plugin::CACHING_SHA2,
-                _ => return Err(bad(format!(
+                _ => {
+                    return Err(bad(format!(
                     "--auth-plugin '{p}': expected mysql_native_password or caching_sha2_password"
-                ))),
+                )))
+                }
             };
         }
         c.max_connections = num(&m, "max-connections")

@@ -167,6 +167,20 @@ impl Connection {
                 break;
             }
             let rest = &input[consumed..];
+            // Check the sequence id as soon as the header is in: a peer speaking
+            // something else entirely (an HTTP request, say) is refused at once
+            // instead of being waited on for a payload length it never meant.
+            if let Some(&seq) = rest.get(3) {
+                let want = if self.phase == Phase::Command {
+                    0
+                } else {
+                    self.seq
+                };
+                if seq != want {
+                    self.out_of_order(seq, ctx, out);
+                    break;
+                }
+            }
             let frame = match packet::decode_frame(rest, ctx.config.max_packet) {
                 Ok(Some(f)) => f,
                 Ok(None) => break,

@@ -30,8 +30,8 @@ const TCP_LISTENER: Token = Token(usize::MAX - 1);
 const UNIX_LISTENER: Token = Token(usize::MAX - 2);
 const WAKER: Token = Token(usize::MAX - 3);
 
-/// Reads per connection per turn before others get a go (16 × 64 KiB).
-const READ_BUDGET: usize = 16;
+/// Reads or batches per connection per turn before others get a go.
+const STEP_BUDGET: usize = 32;
 
 /// How long a closing connection may take to drain its last answer, and how long
 /// a graceful shutdown waits for all of them.
@@ -85,8 +85,6 @@ struct Slot {
     held: Buf,
     /// Unique id: guards timer entries against slab key reuse.
     id: u32,
-    /// The socket may have more to read (we stopped before WouldBlock).
-    more_to_read: bool,
 }
 
 /// The server loop. Build with [`EventLoop::bind`], run with [`EventLoop::run`].
@@ -340,7 +338,6 @@ impl EventLoop {
                 output: Buf::default(),
                 held: Buf::default(),
                 id,
-                more_to_read: false,
             });
             self.stats.open.add(1);
             self.timers.push(Reverse((
@@ -373,7 +370,7 @@ impl EventLoop {
         if !slot.output.is_empty() && !flush(slot, &self.stats) {
             return self.close(key, "write failed");
         }
-        let mut reads = 0;
+        let mut steps = 0;
         loop {
             let slot = &mut self.conns[key]; // invariant: key checked above; close() returns early
             if slot.conn.phase == Phase::Closing
@@ -383,45 +380,43 @@ impl EventLoop {
                 break;
             }
             if slot.output.len() >= self.config.write_high_water {
-                break; // back-pressure: the client is not reading its answers
-            }
-            // 2. answer what is already buffered
-            if !slot.input.is_empty() {
-                self.process(key, false, 0);
-                let slot = &mut self.conns[key];
-                if slot.conn.phase == Phase::Closing
-                    || slot.output.len() >= self.config.write_high_water
-                    || slot.conn.hold.is_some()
-                {
-                    break;
-                }
-            }
-            if reads >= READ_BUDGET {
-                self.conns[key].more_to_read = true;
-                self.ready.push_back(key);
+                // Back-pressure: the client is not reading its answers. The output
+                // is only non-empty after a write hit WouldBlock, so a writable
+                // edge will bring us back here.
                 break;
+            }
+            if steps >= STEP_BUDGET {
+                self.ready.push_back(key); // fairness: others get a turn first
+                break;
+            }
+            steps += 1;
+            // 2. answer what is already buffered, before reading more: the input
+            // must not grow while answers are held back.
+            if !slot.input.is_empty() {
+                let before = slot.input.len();
+                self.process(key, false, 0);
+                match self.conns.get(key) {
+                    None => return,
+                    Some(s) if s.input.len() < before => continue,
+                    Some(_) => {} // only a partial packet is buffered: read more
+                }
             }
             // 3. read more
             let slot = &mut self.conns[key];
             match slot.stream.read(&mut self.scratch_in) {
                 Ok(0) => return self.close(key, "client closed the connection"),
                 Ok(n) => {
-                    reads += 1;
-                    slot.more_to_read = true;
                     self.process(key, true, n);
+                    if !self.conns.contains(key) {
+                        return;
+                    }
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    slot.more_to_read = false;
-                    break;
-                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
                     debug!("conn {}: read error: {e}", slot.id);
                     return self.close(key, "read failed");
                 }
-            }
-            if !self.conns.contains(key) {
-                return;
             }
         }
         if let Some(slot) = self.conns.get(key) {

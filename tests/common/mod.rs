@@ -25,8 +25,8 @@ pub fn start(cfg: Config) -> ServerHandle {
     understudy::start(cfg).expect("server starts")
 }
 
-fn env_logger_init() -> Option<()> {
-    None
+fn env_logger_init() -> Result<(), log::SetLoggerError> {
+    env_logger::builder().is_test(true).try_init()
 }
 
 /// `mysql` crate options for a server.
