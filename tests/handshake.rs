@@ -234,10 +234,7 @@ fn too_many_connections_gets_err_1040() {
     let (seq, e) = common::read_packet(&mut c).unwrap();
     assert_eq!(seq, 0);
     let e = decode_err(&e).unwrap();
-    assert_eq!(
-        (e.code, &e.message[..]),
-        (1040, &b"Too many connections"[..])
-    );
+    assert_eq!((e.code, e.message), (1040, &b"Too many connections"[..]));
     assert!(common::read_packet(&mut c).is_none());
     let e = Conn::new(common::opts(&server, "u", "p", None)).unwrap_err();
     assert_eq!(code(e), 1040);

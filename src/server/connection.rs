@@ -435,6 +435,9 @@ impl Connection {
             Ok(c) => c,
             Err(e) => return self.protocol_error(e, ctx, out),
         };
+        if log::log_enabled!(log::Level::Debug) {
+            debug!("conn {}: {}", self.session.id, describe(&cmd));
+        }
         let caps = self.session.capabilities | cap::PROTOCOL_41;
         match cmd {
             Command::Quit => {
@@ -561,4 +564,23 @@ impl Connection {
 pub fn too_many_connections(out: &mut Vec<u8>) {
     let mut enc = Encoder::new(out, 0, cap::PROTOCOL_41);
     enc.err(&ErrPacket::new(1040, "08004", b"Too many connections"));
+}
+
+/// One line about a command for the debug log (query text cut at 300 bytes).
+fn describe(cmd: &Command<'_>) -> String {
+    let cut = |b: &[u8]| {
+        let t = String::from_utf8_lossy(&b[..b.len().min(300)]).into_owned();
+        if b.len() > 300 {
+            format!("{t}... ({} bytes)", b.len())
+        } else {
+            t
+        }
+    };
+    match cmd {
+        Command::Query(q) => format!("COM_QUERY {}", cut(q)),
+        Command::InitDb(d) => format!("COM_INIT_DB {}", cut(d)),
+        Command::FieldList { table, .. } => format!("COM_FIELD_LIST {}", cut(table)),
+        Command::Other(c, _) => format!("command 0x{c:02x}"),
+        other => format!("{other:?}"),
+    }
 }

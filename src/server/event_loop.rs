@@ -346,7 +346,7 @@ impl EventLoop {
                 key,
                 id,
             )));
-            let nonce = self.nonces.next();
+            let nonce = self.nonces.next_nonce();
             let slot = &mut self.conns[key];
             let mut ctx = Ctx {
                 config: &self.config,

@@ -24,7 +24,7 @@ impl NonceSource {
     /// The next nonce. Bytes are in 1..=127 and never '$': libmysql reads the
     /// second part of the greeting's nonce as a C string, and MySQL's own salt
     /// generator keeps to the same range.
-    pub fn next(&mut self) -> [u8; 20] {
+    pub fn next_nonce(&mut self) -> [u8; 20] {
         if self.pos + 20 > self.buf.len() {
             if let Err(e) = getrandom::getrandom(&mut self.buf) {
                 // Not expected on Linux; fall back to time-derived bytes rather than die.
@@ -59,11 +59,14 @@ mod tests {
     #[test]
     fn nonces_differ_and_have_no_nul() {
         let mut s = NonceSource::default();
-        let a = s.next();
-        let b = s.next();
+        let a = s.next_nonce();
+        let b = s.next_nonce();
         assert_ne!(a, b);
         for _ in 0..1000 {
-            assert!(s.next().iter().all(|&c| c != 0 && c != b'$' && c < 128));
+            assert!(s
+                .next_nonce()
+                .iter()
+                .all(|&c| c != 0 && c != b'$' && c < 128));
         }
     }
 }
