@@ -1,0 +1,2 @@
+//! Placeholder: the load generator is being written (issue 5).
+fn main() {}
