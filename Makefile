@@ -18,8 +18,10 @@ run: build
 test: deps unit compat
 
 # System packages and Python clients for the real-client checks (idempotent).
+# gawk: the CLI checks sum 200,000 ids with awk, beyond what mawk's %d prints.
 deps:
 	bash $(SHARED)/compat/setup.sh
+	command -v gawk >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gawk)
 
 # Unit and integration tests (Rust `mysql` crate, raw sockets).
 unit:

@@ -29,4 +29,16 @@ start
 bash "$SHARED/compat/run.sh" 127.0.0.1 "$PORT" seed many || fail=1
 stop
 
+if "$BIN" --help | grep -q -- --lua-script; then
+  echo "== the seed's script (server_mock.lua), unchanged: seed with the mariadb CLI"
+  start --lua-script "$SHARED/compat/server_mock.lua"
+  bash "$SHARED/compat/run.sh" 127.0.0.1 "$PORT" seed --clients mariadb-cli || fail=1
+  stop
+
+  echo "== lua/compat.lua: every client, every scenario"
+  start --lua-script "$SHARED/compat/lua/compat.lua"
+  bash "$SHARED/compat/run.sh" 127.0.0.1 "$PORT" seed types write error prepared many big || fail=1
+  stop
+fi
+
 exit $fail

@@ -39,6 +39,12 @@ pub struct Config {
     pub auth_plugin: &'static str,
     /// Pending output above which a connection is not read from (back-pressure).
     pub write_high_water: usize,
+    /// MySQL Proxy Lua script answering instead of the built-in rules (`--lua-script`).
+    pub lua_script: Option<PathBuf>,
+    /// Longest a single Lua hook call may run (`--lua-timeout`).
+    pub lua_timeout: Duration,
+    /// Let `read_query` see session-setting statements too (`--lua-all-queries`).
+    pub lua_all_queries: bool,
 }
 
 impl Default for Config {
@@ -55,6 +61,9 @@ impl Default for Config {
             users: Vec::new(),
             auth_plugin: plugin::NATIVE,
             write_high_water: 1 << 20,
+            lua_script: None,
+            lua_timeout: Duration::from_secs(5),
+            lua_all_queries: false,
         }
     }
 }
@@ -135,6 +144,29 @@ fn options() -> Options {
         "server-version",
         "version in the greeting (default 8.0.36-understudy)",
         "TEXT",
+    );
+    o.optopt(
+        "s",
+        "lua-script",
+        "answer with this MySQL Proxy Lua script (also --proxy-lua-script=FILE)",
+        "FILE",
+    );
+    o.optopt(
+        "",
+        "proxy-lua-script",
+        "MySQL Proxy's spelling of --lua-script",
+        "FILE",
+    );
+    o.optopt(
+        "",
+        "lua-timeout",
+        "longest one Lua hook call may run (default 5)",
+        "SECS",
+    );
+    o.optflag(
+        "",
+        "lua-all-queries",
+        "read_query sees SET NAMES/SET autocommit/... too (by default the server answers drivers' session settings itself)",
     );
     o.optflag("h", "help", "print this help");
     o.optflag("V", "version", "print the version");
@@ -227,6 +259,14 @@ impl Config {
         if let Some(v) = m.opt_str("server-version") {
             c.server_version = v;
         }
+        c.lua_script = m
+            .opt_str("lua-script")
+            .or_else(|| m.opt_str("proxy-lua-script"))
+            .map(PathBuf::from);
+        c.lua_timeout = secs(&m, "lua-timeout")
+            .map_err(bad)?
+            .unwrap_or(c.lua_timeout);
+        c.lua_all_queries = m.opt_present("lua-all-queries");
         Ok(Command::Run(c))
     }
 }

@@ -69,10 +69,25 @@ pub fn server_facts(config: &Config, port: u16) -> ServerFacts {
 
 /// Builds the responder a configuration asks for.
 pub fn make_responder(config: &Config, stats: &Arc<Stats>) -> io::Result<Box<dyn Responder>> {
-    Ok(Box::new(responder::builtin::Builtin::new(
-        server_facts(config, config.port),
-        stats.clone(),
-    )))
+    let builtin =
+        responder::builtin::Builtin::new(server_facts(config, config.port), stats.clone());
+    match &config.lua_script {
+        None => Ok(Box::new(builtin)),
+        #[cfg(feature = "lua")]
+        Some(path) => responder::lua::LuaResponder::new(
+            path,
+            builtin,
+            config.lua_timeout,
+            config.lua_all_queries,
+        )
+        .map(|r| Box::new(r) as Box<dyn Responder>)
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, format!("--lua-script: {e}"))),
+        #[cfg(not(feature = "lua"))]
+        Some(_) => Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "--lua-script: this build has no Lua (built without the `lua` feature)",
+        )),
+    }
 }
 
 /// Binds and runs a server on the current thread until `Control::shutdown`.

@@ -138,11 +138,19 @@ pub fn is_ssl_request(payload: &[u8]) -> bool {
 }
 
 impl HandshakeResponse41 {
-    /// Decodes the payload. A client without PROTOCOL_41 is `Malformed`
-    /// (the pre-4.1 response is not supported).
+    /// Decodes the payload, trusting the client's flags for its layout. A client
+    /// without PROTOCOL_41 is `Malformed` (the pre-4.1 response is not supported).
     pub fn decode(payload: &[u8]) -> Result<HandshakeResponse41> {
+        Self::decode_for(payload, u32::MAX)
+    }
+
+    /// Decodes the payload sent to a server that offered `server_caps`: the
+    /// layout follows the flags both sides set (a client may send a flag the
+    /// server never offered, and then does not use that encoding).
+    pub fn decode_for(payload: &[u8], server_caps: u32) -> Result<HandshakeResponse41> {
         let mut r = Reader::new(payload);
         let capabilities = r.u32("capability flags")?;
+        let layout = capabilities & server_caps;
         if capabilities & cap::PROTOCOL_41 == 0 {
             return Err(Error::Malformed(
                 "client does not speak the 4.1 protocol (HandshakeResponse320 is not supported)",
@@ -154,25 +162,25 @@ impl HandshakeResponse41 {
         let username = r.nul_str_or_rest("user name")?.to_vec();
         let auth_response = if r.is_empty() {
             Vec::new()
-        } else if capabilities & cap::PLUGIN_AUTH_LENENC_CLIENT_DATA != 0 {
+        } else if layout & cap::PLUGIN_AUTH_LENENC_CLIENT_DATA != 0 {
             r.lenenc_str("auth response")?.to_vec()
-        } else if capabilities & cap::SECURE_CONNECTION != 0 {
+        } else if layout & cap::SECURE_CONNECTION != 0 {
             let n = r.u8("auth response length")?;
             r.bytes(usize::from(n), "auth response")?.to_vec()
         } else {
             r.nul_str_or_rest("auth response")?.to_vec()
         };
         let mut database = None;
-        if capabilities & cap::CONNECT_WITH_DB != 0 && !r.is_empty() {
+        if layout & cap::CONNECT_WITH_DB != 0 && !r.is_empty() {
             let db = r.nul_str_or_rest("database")?;
             database = Some(db.to_vec());
         }
         let mut auth_plugin = None;
-        if capabilities & cap::PLUGIN_AUTH != 0 && !r.is_empty() {
+        if layout & cap::PLUGIN_AUTH != 0 && !r.is_empty() {
             auth_plugin = Some(r.nul_str_or_rest("auth plugin name")?.to_vec());
         }
         let mut attributes = Vec::new();
-        if capabilities & cap::CONNECT_ATTRS != 0 && !r.is_empty() {
+        if layout & cap::CONNECT_ATTRS != 0 && !r.is_empty() {
             let total = r.lenenc_int("attributes length")?.unwrap_or(0);
             let total =
                 usize::try_from(total).map_err(|_| Error::Malformed("attributes length"))?;

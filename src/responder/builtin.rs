@@ -534,6 +534,41 @@ impl Builtin {
     }
 }
 
+/// True for a statement that only changes session settings the server tracks
+/// itself: `SET NAMES`, `SET CHARACTER SET`, `SET [SESSION] TRANSACTION ...`, and
+/// `SET` of system variables (autocommit among them) — not user variables. Every
+/// driver sends some of these on connect; scripts see them only when asked to.
+pub fn is_session_setting(sql: &[u8]) -> bool {
+    let Ok(text) = std::str::from_utf8(sql) else {
+        return false;
+    };
+    let Ok(toks) = sql::tokenize(text) else {
+        return false;
+    };
+    let Some((first, rest)) = toks.split_first() else {
+        return false;
+    };
+    if !first.kind.is("SET") || rest.is_empty() {
+        return false;
+    }
+    rest.split(|t| t.kind == Tok::Punct(b','))
+        .all(|a| match a.first().map(|t| &t.kind) {
+            Some(Tok::SysVar(..)) => true,
+            Some(Tok::UserVar(_)) | None => false,
+            Some(k)
+                if k.is("NAMES") || k.is("CHARSET") || k.is("CHARACTER") || k.is("TRANSACTION") =>
+            {
+                true
+            }
+            Some(Tok::Word(_)) => a.get(1).is_some_and(|t| {
+                t.kind == Tok::Punct(b'=')
+                    || t.kind.is("TRANSACTION")
+                    || matches!(t.kind, Tok::Word(_))
+            }),
+            _ => false,
+        })
+}
+
 fn set_transaction(s: &mut Session, k: &[&Tok<'_>]) {
     if let [i, l, level @ ..] = k {
         if i.is("ISOLATION") && l.is("LEVEL") {

@@ -7,6 +7,8 @@
 
 pub mod builtin;
 pub mod canned;
+#[cfg(feature = "lua")]
+pub mod lua;
 pub mod session;
 pub mod sql;
 pub mod value;
@@ -42,6 +44,9 @@ pub struct Outcome {
     pub close: bool,
     /// Hold the answer back this long before sending it (timer, never a sleep).
     pub delay: Option<Duration>,
+    /// The answer asked for a LOAD DATA LOCAL INFILE file: read the client's
+    /// data packets until an empty one, then answer OK.
+    pub local_infile: bool,
 }
 
 /// Decides what to answer. One instance serves every connection of a server.

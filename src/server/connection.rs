@@ -54,6 +54,11 @@ pub enum Phase {
     },
     /// Logged in: commands.
     Command,
+    /// LOAD DATA LOCAL INFILE: reading the client's file data until an empty packet.
+    LocalInfile {
+        /// Bytes received so far.
+        bytes: u64,
+    },
     /// Answer sent (or not): close once output is flushed; input is ignored.
     Closing,
 }
@@ -229,6 +234,30 @@ impl Connection {
                     self.on_handshake_response(payload, ctx, out)
                 }
             }
+            Phase::LocalInfile { bytes } => {
+                if seq != self.seq {
+                    return self.out_of_order(seq, ctx, out);
+                }
+                self.seq = last_seq.wrapping_add(1);
+                if payload.is_empty() {
+                    // end of the file: OK, as a server does after loading it
+                    let mut enc =
+                        Encoder::new(out, self.seq, self.session.capabilities | cap::PROTOCOL_41);
+                    enc.ok(&OkPacket {
+                        status: self.session.status(),
+                        ..OkPacket::default()
+                    });
+                    debug!(
+                        "conn {}: LOCAL INFILE data received: {bytes} bytes",
+                        self.session.id
+                    );
+                    self.phase = Phase::Command;
+                } else {
+                    self.phase = Phase::LocalInfile {
+                        bytes: bytes + payload.len() as u64,
+                    };
+                }
+            }
             Phase::Command => {
                 if seq != 0 {
                     return self.out_of_order(seq, ctx, out);
@@ -251,7 +280,7 @@ impl Connection {
                 ErrPacket::new(1043, "08S01", b"TLS is not enabled on this server: connect without SSL (e.g. --ssl-mode=DISABLED)"),
             );
         }
-        let resp = match HandshakeResponse41::decode(payload) {
+        let resp = match HandshakeResponse41::decode_for(payload, self.server_caps) {
             Ok(r) => r,
             Err(e) => {
                 debug!("conn {}: bad handshake response: {e}", self.session.id);
@@ -454,11 +483,16 @@ impl Connection {
                 let mark = out.len();
                 let mut enc = Encoder::new(out, self.seq, caps);
                 let outcome = ctx.responder.command(&mut self.session, payload, &mut enc);
+                let enc_seq = enc.seq;
                 if outcome.close {
                     self.phase = Phase::Closing;
                 }
                 if let Some(d) = outcome.delay.filter(|d| *d > Duration::ZERO) {
                     self.hold = Some((ctx.now + d, mark));
+                }
+                if outcome.local_infile && !outcome.close {
+                    self.seq = enc_seq;
+                    self.phase = Phase::LocalInfile { bytes: 0 };
                 }
             }
         }
@@ -556,7 +590,7 @@ impl Connection {
 
     /// True once logged in.
     pub fn is_logged_in(&self) -> bool {
-        matches!(self.phase, Phase::Command)
+        matches!(self.phase, Phase::Command | Phase::LocalInfile { .. })
     }
 }
 

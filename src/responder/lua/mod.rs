@@ -1,0 +1,389 @@
+//! MySQL Proxy Lua scripting: run MySQL Proxy 0.8 scripts written for a
+//! backend-less proxy (the seed's `server_mock.lua` among them) unchanged.
+//!
+//! - One Lua 5.1 state (vendored: MySQL Proxy scripts are Lua 5.1 code and
+//!   rely on `setfenv` environments), on the event-loop thread.
+//! - The script is compiled once; its chunk runs once per connection in an
+//!   environment table whose `__index` is `_G`, so plain globals are per
+//!   connection while `proxy.global` is shared by all.
+//! - Hooks: `connect_server`, `read_auth`, `read_query`, `disconnect_client`.
+//!   Backend-only hooks may exist and are never called.
+//! - Without a decision from `read_query`, the built-in answers play the part
+//!   of MySQL Proxy's backend.
+//! - Every hook call has a time budget; a runaway script gets an error, not
+//!   the server.
+
+mod api;
+mod modules;
+mod response;
+
+use super::builtin::{is_session_setting, Builtin};
+use super::session::{Peer, Session};
+use super::{AuthDecision, Outcome, Responder};
+use crate::protocol::consts::com;
+use crate::protocol::handshake::HandshakeResponse41;
+use crate::protocol::response::{Encoder, ErrPacket};
+use log::{debug, error, info, warn};
+use mlua::{Function, HookTriggers, Lua, Table, Value, VmState};
+use std::cell::Cell;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::time::{Duration, Instant, SystemTime};
+
+/// MySQL Proxy's hook return values.
+pub const PROXY_SEND_QUERY: i64 = 1;
+/// The script answered: send `proxy.response`.
+pub const PROXY_SEND_RESULT: i64 = 2;
+/// Send nothing.
+pub const PROXY_IGNORE_RESULT: i64 = 4;
+
+/// How often (in VM instructions) the budget hook looks at the clock.
+const HOOK_EVERY: u32 = 10_000;
+
+/// A compiled script and what identifies its file version.
+struct Script {
+    path: PathBuf,
+    chunk: Function,
+    modified: Option<SystemTime>,
+    size: u64,
+}
+
+/// Answers commands from a MySQL Proxy Lua script, falling back to [`Builtin`].
+pub struct LuaResponder {
+    lua: Lua,
+    script: Script,
+    /// `conns[id]` = that connection's environment table.
+    conns: Table,
+    builtin: Builtin,
+    /// Deadline of the hook call in progress, read by the VM hook.
+    deadline: Rc<Cell<Option<Instant>>>,
+    timeout: Duration,
+    last_check: Instant,
+    /// Pass session-setting statements to the script too (`--lua-all-queries`).
+    all_queries: bool,
+}
+
+/// Why a script could not be loaded.
+#[derive(Debug)]
+pub struct LoadError(pub String);
+
+impl std::fmt::Display for LoadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn file_version(path: &Path) -> (Option<SystemTime>, u64) {
+    match std::fs::metadata(path) {
+        Ok(m) => (m.modified().ok(), m.len()),
+        Err(_) => (None, 0),
+    }
+}
+
+fn compile(lua: &Lua, path: &Path) -> Result<Script, LoadError> {
+    let (modified, size) = file_version(path);
+    let source = std::fs::read(path).map_err(|e| LoadError(format!("{}: {e}", path.display())))?;
+    let chunk = lua
+        .load(&source[..])
+        .set_name(format!("@{}", path.display()))
+        .into_function()
+        .map_err(|e| LoadError(lua_message(&e)))?;
+    Ok(Script {
+        path: path.to_path_buf(),
+        chunk,
+        modified,
+        size,
+    })
+}
+
+/// The message of a Lua error without mlua's stack-traceback decoration.
+pub(crate) fn lua_message(e: &mlua::Error) -> String {
+    match e {
+        mlua::Error::SyntaxError { message, .. } => message.clone(),
+        mlua::Error::RuntimeError(m) => m.clone(),
+        mlua::Error::CallbackError { cause, .. } => lua_message(cause),
+        other => other.to_string(),
+    }
+    .lines()
+    .next()
+    .unwrap_or_default()
+    .to_string()
+}
+
+impl LuaResponder {
+    /// Loads `path`: compiles it (a syntax error is a `LoadError` with file, line
+    /// and message) and runs it once in a scratch environment, so that a script
+    /// that fails at load time is refused before the server listens.
+    pub fn new(
+        path: &Path,
+        builtin: Builtin,
+        timeout: Duration,
+        all_queries: bool,
+    ) -> Result<LuaResponder, LoadError> {
+        let lua = Lua::new();
+        let deadline: Rc<Cell<Option<Instant>>> = Rc::new(Cell::new(None));
+        let d = deadline.clone();
+        lua.set_hook(
+            HookTriggers::new().every_nth_instruction(HOOK_EVERY),
+            move |_, _| match d.get() {
+                Some(t) if Instant::now() > t => Err(mlua::Error::RuntimeError(
+                    "script exceeded its time budget (--lua-timeout)".to_string(),
+                )),
+                _ => Ok(VmState::Continue),
+            },
+        )
+        .map_err(|e| LoadError(e.to_string()))?;
+        api::install(&lua).map_err(|e| LoadError(format!("setting up the proxy API: {e}")))?;
+        let script = compile(&lua, path)?;
+        let conns = lua.create_table().map_err(|e| LoadError(e.to_string()))?;
+        let r = LuaResponder {
+            lua,
+            script,
+            conns,
+            builtin,
+            deadline,
+            timeout,
+            last_check: Instant::now(),
+            all_queries,
+        };
+        // Run the chunk once in a throwaway environment: errors at load time
+        // (a call to a missing function at top level, say) surface now.
+        let probe = Session::new(0, Peer::Unix, Peer::Unix);
+        r.new_env(&probe).map_err(|e| LoadError(lua_message(&e)))?;
+        r.conns
+            .raw_set(0, Value::Nil)
+            .map_err(|e| LoadError(e.to_string()))?;
+        Ok(r)
+    }
+
+    /// Creates a connection's environment and runs the chunk in it.
+    fn new_env(&self, s: &Session) -> mlua::Result<Table> {
+        let env = api::connection_env(&self.lua, s)?;
+        self.conns.raw_set(s.id, &env)?;
+        // setfenv on the shared compiled chunk, then run it: function definitions
+        // land in this connection's environment.
+        self.script.chunk.set_environment(env.clone())?;
+        self.with_budget(|| self.script.chunk.call::<()>(()))?;
+        Ok(env)
+    }
+
+    fn env(&self, id: u32) -> Option<Table> {
+        self.conns.raw_get::<Option<Table>>(id).ok().flatten()
+    }
+
+    fn with_budget<T>(&self, f: impl FnOnce() -> mlua::Result<T>) -> mlua::Result<T> {
+        self.deadline.set(Some(Instant::now() + self.timeout));
+        let r = f();
+        self.deadline.set(None);
+        r
+    }
+
+    /// Calls hook `name` of a connection's environment, if the script defines it.
+    fn call_hook(
+        &self,
+        env: &Table,
+        name: &str,
+        arg: Option<Value>,
+    ) -> mlua::Result<Option<Value>> {
+        let f: Value = env.get(name)?;
+        let Value::Function(f) = f else {
+            return Ok(None);
+        };
+        let v = self.with_budget(|| match arg {
+            Some(a) => f.call::<Value>(a),
+            None => f.call::<Value>(()),
+        })?;
+        Ok(Some(v))
+    }
+
+    /// Checks the script file at most once a second; a changed file (mtime or
+    /// size) is compiled for new connections. A failed reload keeps the old one.
+    fn maybe_reload(&mut self, force: bool) {
+        let (modified, size) = file_version(&self.script.path);
+        if !force && modified == self.script.modified && size == self.script.size {
+            return;
+        }
+        match compile(&self.lua, &self.script.path) {
+            Ok(s) => {
+                info!("lua: reloaded {}", s.path.display());
+                self.script = s;
+            }
+            Err(e) => {
+                error!(
+                    "lua: reload of {} failed, keeping the old script: {e}",
+                    self.script.path.display()
+                );
+                // do not retry until the file changes again
+                self.script.modified = modified;
+                self.script.size = size;
+            }
+        }
+    }
+
+    fn hook_error(&self, id: u32, hook: &str, e: &mlua::Error, enc: &mut Encoder<'_>) {
+        let msg = lua_message(e);
+        warn!("lua: conn {id}: {hook}() failed: {msg}");
+        let text = format!("(lua) {hook}() failed: {msg}");
+        enc.err(&ErrPacket::new(1105, "HY000", text.as_bytes()));
+    }
+}
+
+impl Responder for LuaResponder {
+    fn greeting(&mut self, s: &mut Session) -> Option<Vec<u8>> {
+        let env = match self.new_env(s) {
+            Ok(env) => env,
+            Err(e) => {
+                warn!(
+                    "lua: conn {}: the script failed for this connection: {}",
+                    s.id,
+                    lua_message(&e)
+                );
+                return None;
+            }
+        };
+        if let Err(e) = api::refresh(&env, s) {
+            debug!("lua: conn {}: {e}", s.id);
+        }
+        match self.call_hook(&env, "connect_server", None) {
+            Ok(Some(Value::Integer(PROXY_SEND_RESULT))) => {
+                match response::greeting(&self.lua, &env) {
+                    Ok(p) => p,
+                    Err(e) => {
+                        warn!(
+                            "lua: conn {}: (lua) handling proxy.response failed: {e}",
+                            s.id
+                        );
+                        None
+                    }
+                }
+            }
+            Ok(Some(Value::Number(n))) if n as i64 == PROXY_SEND_RESULT => {
+                response::greeting(&self.lua, &env).ok().flatten()
+            }
+            Ok(_) => None,
+            Err(e) => {
+                warn!(
+                    "lua: conn {}: connect_server() failed: {}",
+                    s.id,
+                    lua_message(&e)
+                );
+                None
+            }
+        }
+    }
+
+    fn auth(&mut self, s: &mut Session, resp: &HandshakeResponse41) -> AuthDecision {
+        let Some(env) = self.env(s.id) else {
+            return AuthDecision::Default;
+        };
+        if let Err(e) = api::on_auth(&self.lua, &env, s, resp) {
+            debug!("lua: conn {}: {e}", s.id);
+        }
+        if let Err(e) = api::reset_response(&self.lua, &env) {
+            debug!("lua: conn {}: {e}", s.id);
+        }
+        match self.call_hook(&env, "read_auth", None) {
+            Ok(Some(v)) if is_send_result(&v) => {
+                response::auth_decision(&env).unwrap_or_else(|e| AuthDecision::Reject {
+                    code: 1105,
+                    sqlstate: "HY000".into(),
+                    message: format!("(lua) handling proxy.response failed: {e}"),
+                })
+            }
+            Ok(_) => AuthDecision::Default,
+            Err(e) => AuthDecision::Reject {
+                code: 1105,
+                sqlstate: "HY000".into(),
+                message: format!("(lua) read_auth() failed: {}", lua_message(&e)),
+            },
+        }
+    }
+
+    fn command(&mut self, s: &mut Session, payload: &[u8], enc: &mut Encoder<'_>) -> Outcome {
+        let Some(env) = self.env(s.id) else {
+            return self.builtin.command(s, payload, enc);
+        };
+        if !self.all_queries
+            && payload.first() == Some(&com::QUERY)
+            && is_session_setting(&payload[1..])
+        {
+            // Drivers' connect-time housekeeping (SET NAMES, SET autocommit, ...):
+            // session state the server tracks itself. See --lua-all-queries.
+            return self.builtin.command(s, payload, enc);
+        }
+        let prepared = api::refresh(&env, s)
+            .and_then(|_| api::reset_response(&self.lua, &env))
+            .and_then(|_| self.lua.create_string(payload));
+        let packet = match prepared {
+            Ok(p) => p,
+            Err(e) => {
+                self.hook_error(s.id, "read_query", &e, enc);
+                return Outcome::default();
+            }
+        };
+        let decision = self.call_hook(&env, "read_query", Some(Value::String(packet)));
+        if payload.first() == Some(&com::QUIT) {
+            return Outcome::default(); // the client is gone: nothing is sent
+        }
+        match decision {
+            Ok(Some(v)) if is_send_result(&v) => match response::send(&self.lua, &env, s, enc) {
+                Ok(outcome) => outcome,
+                Err(e) => {
+                    warn!(
+                        "lua: conn {}: (lua) handling proxy.response failed: {e}",
+                        s.id
+                    );
+                    let text = format!("(lua) handling proxy.response failed: {e}");
+                    enc.err(&ErrPacket::new(1105, "HY000", text.as_bytes()));
+                    Outcome::default()
+                }
+            },
+            Ok(Some(v)) if as_int(&v) == Some(PROXY_IGNORE_RESULT) => Outcome::default(),
+            Ok(_) => {
+                api::drop_queries(&env, s.id);
+                self.builtin.command(s, payload, enc)
+            }
+            Err(e) => {
+                self.hook_error(s.id, "read_query", &e, enc);
+                Outcome::default()
+            }
+        }
+    }
+
+    fn disconnect(&mut self, s: &Session) {
+        if let Some(env) = self.env(s.id) {
+            let _ = api::refresh(&env, s);
+            if let Err(e) = self.call_hook(&env, "disconnect_client", None) {
+                warn!(
+                    "lua: conn {}: disconnect_client() failed: {}",
+                    s.id,
+                    lua_message(&e)
+                );
+            }
+        }
+        let _ = self.conns.raw_set(s.id, Value::Nil);
+    }
+
+    fn reload(&mut self) {
+        self.maybe_reload(true);
+    }
+
+    fn tick(&mut self) {
+        if self.last_check.elapsed() >= Duration::from_secs(1) {
+            self.last_check = Instant::now();
+            self.maybe_reload(false);
+        }
+    }
+}
+
+fn as_int(v: &Value) -> Option<i64> {
+    match v {
+        Value::Integer(i) => Some(*i),
+        Value::Number(n) => Some(*n as i64),
+        _ => None,
+    }
+}
+
+fn is_send_result(v: &Value) -> bool {
+    as_int(v) == Some(PROXY_SEND_RESULT)
+}

@@ -1,0 +1,331 @@
+//! Turning `proxy.response` into packets.
+//!
+//! - `type = MYSQLD_PACKET_OK`: an OK packet (`affected_rows`, `insert_id`,
+//!   `server_status`, `warnings`, `message`), or with `resultset = { fields, rows }`
+//!   a text resultset;
+//! - `type = MYSQLD_PACKET_ERR`: `errmsg`, `errcode` (default 1105), `sqlstate`
+//!   (default "07000"; always sent as 5 bytes: a shorter state such as the seed's
+//!   "!101" is padded with '0', a longer one cut);
+//! - `type = MYSQLD_PACKET_RAW`: `packets`, a list of payloads the server frames
+//!   and numbers; an empty list sends nothing; a first payload of 0xFB+filename
+//!   starts LOAD DATA LOCAL INFILE.
+//!
+//! Column definitions are modern by default (utf8mb4 text, binary numbers and
+//! blobs, a display length that fits the type), overridable per field with
+//! `charsetnr`, `length`, `decimals`, `flags` (and `table`, `org_table`,
+//! `schema`, `org_name`).
+//!
+//! Anything invalid is an `Err(text)`: the caller answers with an ERR
+//! "(lua) handling proxy.response failed: text", never a malformed packet.
+
+use super::api;
+use crate::protocol::consts::coltype;
+use crate::protocol::response::{type_defaults, ColumnDef, Encoder, ErrPacket, OkPacket};
+use crate::responder::session::Session;
+use crate::responder::{AuthDecision, Outcome};
+use mlua::{Lua, Table, Value};
+use std::time::Duration;
+
+const OK: i64 = 0x00;
+const ERR: i64 = 0xff;
+const RAW: i64 = 0xfa;
+
+fn int_field(t: &Table, k: &str) -> Result<Option<i64>, String> {
+    match t.raw_get::<Value>(k).map_err(|e| e.to_string())? {
+        Value::Nil => Ok(None),
+        Value::Integer(i) => Ok(Some(i)),
+        Value::Number(n) => Ok(Some(n as i64)),
+        Value::String(s) => s
+            .to_str()
+            .ok()
+            .and_then(|s| s.trim().parse::<i64>().ok())
+            .map(Some)
+            .ok_or_else(|| format!("{k} must be a number")),
+        other => Err(format!("{k} must be a number, not a {}", other.type_name())),
+    }
+}
+
+fn bytes_field(lua: &Lua, t: &Table, k: &str) -> Result<Option<Vec<u8>>, String> {
+    let v: Value = t.raw_get(k).map_err(|e| e.to_string())?;
+    match v {
+        Value::Nil => Ok(None),
+        Value::String(s) => Ok(Some(s.as_bytes().to_vec())),
+        Value::Integer(_) | Value::Number(_) => Ok(lua
+            .coerce_string(v)
+            .map_err(|e| e.to_string())?
+            .map(|s| s.as_bytes().to_vec())),
+        other => Err(format!("{k} must be a string, not a {}", other.type_name())),
+    }
+}
+
+fn response_table(env: &Table) -> Result<Table, String> {
+    api::response_of(env)
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| "proxy.response is not a table".to_string())
+}
+
+/// The type of a response; a missing type with a resultset counts as OK.
+fn response_type(r: &Table) -> Result<i64, String> {
+    match int_field(r, "type")? {
+        Some(t) => Ok(t),
+        None if r
+            .raw_get::<Value>("resultset")
+            .map(|v| !v.is_nil())
+            .unwrap_or(false) =>
+        {
+            Ok(OK)
+        }
+        None => Err("proxy.response.type is not set".to_string()),
+    }
+}
+
+fn raw_packets(lua: &Lua, r: &Table) -> Result<Vec<Vec<u8>>, String> {
+    let packets: Table = match r.raw_get::<Value>("packets").map_err(|e| e.to_string())? {
+        Value::Table(t) => t,
+        Value::Nil => return Ok(Vec::new()),
+        other => {
+            return Err(format!(
+                "packets must be a table, not a {}",
+                other.type_name()
+            ))
+        }
+    };
+    let mut out = Vec::new();
+    for i in 1..=packets.raw_len() {
+        match packets.raw_get::<Value>(i).map_err(|e| e.to_string())? {
+            Value::String(s) => out.push(s.as_bytes().to_vec()),
+            v @ (Value::Integer(_) | Value::Number(_)) => out.push(
+                lua.coerce_string(v)
+                    .map_err(|e| e.to_string())?
+                    .map(|s| s.as_bytes().to_vec())
+                    .unwrap_or_default(),
+            ),
+            other => {
+                return Err(format!(
+                    "packets[{i}] must be a string, not a {}",
+                    other.type_name()
+                ))
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn err_packet(lua: &Lua, r: &Table) -> Result<(u16, String, Vec<u8>), String> {
+    let code = int_field(r, "errcode")?.unwrap_or(1105);
+    let code = u16::try_from(code).map_err(|_| format!("errcode {code} is out of range"))?;
+    let state = bytes_field(lua, r, "sqlstate")?.unwrap_or_else(|| b"07000".to_vec());
+    let msg = bytes_field(lua, r, "errmsg")?.unwrap_or_default();
+    Ok((code, String::from_utf8_lossy(&state).into_owned(), msg))
+}
+
+/// A `connect_server` answer: the greeting payload to send (RAW), or an ERR
+/// payload to refuse the connection with.
+pub fn greeting(lua: &Lua, env: &Table) -> Result<Option<Vec<u8>>, String> {
+    let r = response_table(env)?;
+    match response_type(&r)? {
+        RAW => Ok(raw_packets(lua, &r)?.into_iter().next()),
+        ERR => {
+            let (code, state, msg) = err_packet(lua, &r)?;
+            let mut out = Vec::new();
+            ErrPacket::new(code, &state, &msg)
+                .encode(&mut out, crate::protocol::consts::cap::PROTOCOL_41);
+            Ok(Some(out))
+        }
+        t => Err(format!(
+            "connect_server can answer RAW or ERR, not type {t}"
+        )),
+    }
+}
+
+/// A `read_auth` answer: OK logs the client in, ERR refuses it.
+pub fn auth_decision(env: &Table) -> Result<AuthDecision, String> {
+    let r = response_table(env)?;
+    match response_type(&r)? {
+        OK => Ok(AuthDecision::Accept),
+        ERR => {
+            let code = int_field(&r, "errcode")?.unwrap_or(1045);
+            let state: Option<mlua::String> = r.raw_get("sqlstate").map_err(|e| e.to_string())?;
+            let msg: Option<mlua::String> = r.raw_get("errmsg").map_err(|e| e.to_string())?;
+            Ok(AuthDecision::Reject {
+                code: u16::try_from(code).unwrap_or(1045),
+                sqlstate: state.map_or_else(|| "28000".to_string(), |s| s.to_string_lossy()),
+                message: msg.map_or_else(String::new, |s| s.to_string_lossy()),
+            })
+        }
+        t => Err(format!("read_auth can answer OK or ERR, not type {t}")),
+    }
+}
+
+/// Writes the answer a `read_query` returned PROXY_SEND_RESULT with.
+pub fn send(lua: &Lua, env: &Table, s: &Session, enc: &mut Encoder<'_>) -> Result<Outcome, String> {
+    let r = response_table(env)?;
+    let mut outcome = Outcome::default();
+    if let Some(conn) = api::connection_of(env).map_err(|e| e.to_string())? {
+        outcome.close = matches!(
+            conn.raw_get::<Value>("connection_close"),
+            Ok(Value::Boolean(true))
+        );
+    }
+    outcome.delay = match r.raw_get::<Value>("delay").map_err(|e| e.to_string())? {
+        Value::Nil => None,
+        Value::Integer(i) if i >= 0 => Some(Duration::from_secs(i as u64)),
+        Value::Number(n) if n.is_finite() && n >= 0.0 => {
+            Some(Duration::from_secs_f64(n.min(86_400.0)))
+        }
+        other => return Err(format!("delay must be a number of seconds, not {other:?}")),
+    };
+    let status = s.status();
+    match response_type(&r)? {
+        OK => match r.raw_get::<Value>("resultset").map_err(|e| e.to_string())? {
+            Value::Table(rs) => resultset(lua, &rs, enc, status)?,
+            Value::Nil => {
+                let info = bytes_field(lua, &r, "message")?.unwrap_or_default();
+                enc.ok(&OkPacket {
+                    affected_rows: int_field(&r, "affected_rows")?.unwrap_or(0) as u64,
+                    last_insert_id: int_field(&r, "insert_id")?.unwrap_or(0) as u64,
+                    status: int_field(&r, "server_status")?.map_or(status, |v| v as u16),
+                    warnings: int_field(&r, "warnings")?.unwrap_or(0) as u16,
+                    info: &info,
+                });
+            }
+            other => {
+                return Err(format!(
+                    "resultset must be a table, not a {}",
+                    other.type_name()
+                ))
+            }
+        },
+        ERR => {
+            let (code, state, msg) = err_packet(lua, &r)?;
+            enc.err(&ErrPacket::new(code, &state, &msg));
+        }
+        RAW => {
+            let packets = raw_packets(lua, &r)?;
+            if packets.first().is_some_and(|p| p.first() == Some(&0xfb)) {
+                outcome.local_infile = true;
+            }
+            for p in &packets {
+                enc.packet(|o| o.extend_from_slice(p));
+            }
+        }
+        t => return Err(format!("unknown proxy.response.type {t}")),
+    }
+    Ok(outcome)
+}
+
+fn field_def(lua: &Lua, f: &Table) -> Result<ColumnDef, String> {
+    let t = match int_field(f, "type")? {
+        Some(t) => u8::try_from(t).map_err(|_| format!("field type {t} is out of range"))?,
+        None => coltype::VAR_STRING,
+    };
+    let name = bytes_field(lua, f, "name")?.unwrap_or_default();
+    let mut c = ColumnDef::new(&name, t);
+    let (charset, length, flags, decimals) = type_defaults(t);
+    c.charset = int_field(f, "charsetnr")?.map_or(charset, |v| v as u16);
+    c.length = int_field(f, "length")?.map_or(length, |v| v as u32);
+    c.flags = int_field(f, "flags")?.map_or(flags, |v| v as u16);
+    c.decimals = int_field(f, "decimals")?.map_or(decimals, |v| v as u8);
+    for (k, slot) in [
+        ("table", &mut c.table),
+        ("org_table", &mut c.org_table),
+        ("schema", &mut c.schema),
+        ("org_name", &mut c.org_name),
+    ] {
+        if let Some(v) = bytes_field(lua, f, k)? {
+            *slot = v;
+        }
+    }
+    Ok(c)
+}
+
+/// Encodes a resultset; on error nothing of it stays in the output.
+fn resultset(lua: &Lua, rs: &Table, enc: &mut Encoder<'_>, status: u16) -> Result<(), String> {
+    let fields: Table = rs
+        .raw_get::<Option<Table>>("fields")
+        .map_err(|e| e.to_string())?
+        .ok_or("resultset.fields must be a table")?;
+    let n = fields.raw_len();
+    if n == 0 {
+        return Err("resultset.fields is empty".to_string());
+    }
+    let mut cols = Vec::with_capacity(n);
+    for i in 1..=n {
+        let f: Table = fields
+            .raw_get::<Option<Table>>(i)
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("fields[{i}] must be a table"))?;
+        cols.push(field_def(lua, &f)?);
+    }
+    let rows: Option<Table> = match rs.raw_get::<Value>("rows").map_err(|e| e.to_string())? {
+        Value::Table(t) => Some(t),
+        Value::Nil => None,
+        other => {
+            return Err(format!(
+                "resultset.rows must be a table, not a {}",
+                other.type_name()
+            ))
+        }
+    };
+    let mark = enc.raw().len();
+    let seq = enc.seq;
+    let r = (|| {
+        enc.columns(&cols, status);
+        if let Some(rows) = rows {
+            let mut cells: Vec<Option<mlua::String>> = Vec::with_capacity(n);
+            for i in 1..=rows.raw_len() {
+                let row: Table = match rows.raw_get::<Value>(i).map_err(|e| e.to_string())? {
+                    Value::Table(t) => t,
+                    other => {
+                        return Err(format!(
+                            "rows[{i}] must be a table, not a {}",
+                            other.type_name()
+                        ))
+                    }
+                };
+                let len = row.raw_len();
+                if len > n {
+                    return Err(format!(
+                        "rows[{i}] has {len} cells but there are {n} fields"
+                    ));
+                }
+                cells.clear();
+                for j in 1..=n {
+                    let v: Value = row.raw_get(j).map_err(|e| e.to_string())?;
+                    cells.push(match v {
+                        Value::Nil => None,
+                        Value::String(s) => Some(s),
+                        Value::Integer(_) | Value::Number(_) => {
+                            lua.coerce_string(v).map_err(|e| e.to_string())?
+                        }
+                        Value::Boolean(b) => Some(
+                            lua.create_string(if b { "1" } else { "0" })
+                                .map_err(|e| e.to_string())?,
+                        ),
+                        other => {
+                            return Err(format!(
+                                "rows[{i}][{j}] must be a string, number or nil, not a {}",
+                                other.type_name()
+                            ))
+                        }
+                    });
+                }
+                enc.packet(|o| {
+                    for c in &cells {
+                        match c {
+                            None => o.push(0xfb),
+                            Some(s) => crate::protocol::wire::put_lenenc_str(o, &s.as_bytes()),
+                        }
+                    }
+                });
+            }
+        }
+        enc.end(0, status);
+        Ok(())
+    })();
+    if r.is_err() {
+        enc.raw().truncate(mark);
+        enc.seq = seq;
+    }
+    r
+}
