@@ -6,7 +6,7 @@ use crate::responder::session::{Peer, Session};
 use mlua::{Lua, MetaMethod, Table, UserData, UserDataMethods, Value};
 
 /// MySQL Proxy 0.8.5's version as `proxy.PROXY_VERSION` reports it (0xMMmmpp).
-pub const PROXY_VERSION: i64 = 0x0008_05;
+pub const PROXY_VERSION: i64 = 0x000805;
 
 const CONSTANTS: &[(&str, i64)] = &[
     ("PROXY_SEND_QUERY", 1),

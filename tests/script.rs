@@ -1,0 +1,550 @@
+//! MySQL Proxy Lua scripting through the real `mysql` crate and raw sockets:
+//! every hook, every response type, and every error path.
+#![cfg(feature = "lua")]
+
+mod common;
+
+use mysql::prelude::Queryable;
+use mysql::{Conn, Row, Value};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// Writes a script to a fresh temp file.
+fn script(name: &str, body: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("understudy-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join(format!("{name}.lua"));
+    std::fs::write(&p, body).unwrap();
+    p
+}
+
+fn start(name: &str, body: &str) -> understudy::ServerHandle {
+    let mut cfg = common::config();
+    cfg.lua_script = Some(script(name, body));
+    common::start(cfg)
+}
+
+fn conn(server: &understudy::ServerHandle) -> Conn {
+    Conn::new(common::opts(server, "u", "p", None)).expect("login")
+}
+
+fn err(e: mysql::Error) -> (u16, String, String) {
+    match e {
+        mysql::Error::MySqlError(e) => (e.code, e.state, e.message),
+        other => panic!("not a server error: {other:?}"),
+    }
+}
+
+fn seed() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/compat/server_mock.lua")
+}
+
+#[test]
+fn the_seed_script_runs_unchanged() {
+    let mut cfg = common::config();
+    cfg.lua_script = Some(seed());
+    let server = common::start(cfg);
+    // Raw socket: the greeting is the script's, byte for byte.
+    let mut s = common::raw(&server);
+    let (seq, g) = common::read_packet(&mut s).unwrap();
+    assert_eq!(seq, 0);
+    let g = understudy::protocol::handshake::HandshakeV10::decode(&g).unwrap();
+    assert_eq!(g.server_version, b"5.0.45-proxy");
+    assert_eq!(g.capabilities, 0x8201);
+    let mut nonce = vec![0u8; 20];
+    nonce[1] = 20;
+    assert_eq!(g.nonce, nonce);
+    // A client answering that greeting: the layout follows the flags both sides
+    // set (no PLUGIN_AUTH, no DEPRECATE_EOF), the scramble is over the script's nonce.
+    let resp = understudy::protocol::handshake::HandshakeResponse41 {
+        capabilities: common::CLIENT_CAPS,
+        max_packet: 1 << 24,
+        charset: 8,
+        username: b"x".to_vec(),
+        auth_response: understudy::protocol::auth::native_scramble(b"y", &g.nonce),
+        database: None,
+        auth_plugin: None,
+        attributes: vec![],
+    };
+    let mut p = Vec::new();
+    resp.encode(&mut p);
+    common::write_packet(&mut s, 1, &p);
+    let (seq, ok) = common::read_packet(&mut s).unwrap();
+    assert_eq!((seq, ok[0]), (2, 0));
+    common::write_packet(&mut s, 0, b"\x03SHOW DATABASES");
+    let mut packets = Vec::new();
+    let mut eofs = 0;
+    while eofs < 2 {
+        let (_, p) = common::read_packet(&mut s).unwrap();
+        if p[0] == 0xfe && p.len() < 9 {
+            eofs += 1; // classic framing: EOF after the columns and after the rows
+        }
+        packets.push(p);
+    }
+    assert_eq!(packets.len(), 1 + 1 + 1 + 70 + 1);
+    assert_eq!(&packets[3][..], b"\x04db_1");
+    assert_eq!(&packets[72][..], b"\x05db_70");
+    common::write_packet(&mut s, 0, b"\x03SELECT 1");
+    let (_, e) = common::read_packet(&mut s).unwrap();
+    let e = understudy::protocol::response::decode_err(&e).unwrap();
+    assert_eq!(
+        (e.code, e.message),
+        (101, &b"I haven't learnt how to handle that query"[..])
+    );
+    assert_eq!(
+        &e.sqlstate, b"!1010",
+        "the seed's 4-byte sqlstate '!101' is padded to 5 bytes"
+    );
+    common::write_packet(&mut s, 0, b"\x02db_1");
+    let (_, ok) = common::read_packet(&mut s).unwrap();
+    assert_eq!(ok[0], 0, "COM_INIT_DB answered OK by the script");
+    // The Rust driver's own connect-time query gets the script's error, exactly
+    // as with MySQL Proxy: the seed answers everything it does not know with 101.
+    let e = Conn::new(common::opts(&server, "x", "y", None)).unwrap_err();
+    assert_eq!(err(e).0, 101);
+}
+
+#[test]
+fn read_query_sees_every_command_and_unanswered_ones_fall_through() {
+    let server = start(
+        "fallthrough",
+        r#"
+        seen = {}
+        function read_query(packet)
+            local cmd = packet:byte()
+            proxy.global.cmds = (proxy.global.cmds or "") .. cmd .. ","
+            if packet:sub(2) == "SELECT 'mine'" then
+                proxy.response = { type = proxy.MYSQLD_PACKET_OK,
+                    resultset = { fields = { { name = "who", type = proxy.MYSQL_TYPE_VAR_STRING } }, rows = { { "script" } } } }
+                return proxy.PROXY_SEND_RESULT
+            end
+            if packet:sub(2) == "SELECT cmds" then
+                proxy.response = { type = proxy.MYSQLD_PACKET_OK,
+                    resultset = { fields = { { name = "cmds" } }, rows = { { proxy.global.cmds } } } }
+                return proxy.PROXY_SEND_RESULT
+            end
+            -- no decision: the built-in answers play the backend
+        end
+        "#,
+    );
+    let mut c = conn(&server);
+    let who: Option<String> = c.query_first("SELECT 'mine'").unwrap();
+    assert_eq!(who.as_deref(), Some("script"));
+    let dbs: Vec<String> = c.query("SHOW DATABASES").unwrap();
+    assert_eq!(dbs.len(), 70, "built-in answer behind the script");
+    c.ping().unwrap();
+    let cmds: Option<String> = c.query_first("SELECT cmds").unwrap();
+    let cmds = cmds.unwrap();
+    assert!(
+        cmds.contains("3,") && cmds.contains("14,"),
+        "COM_QUERY and COM_PING seen: {cmds}"
+    );
+}
+
+#[test]
+fn globals_are_per_connection_and_proxy_global_is_shared() {
+    let server = start(
+        "globals",
+        r#"
+        counter = 0
+        function read_query(packet)
+            if packet:sub(2) ~= "x" then return end
+            counter = counter + 1
+            proxy.global.total = (proxy.global.total or 0) + 1
+            proxy.response = { type = proxy.MYSQLD_PACKET_OK,
+                resultset = { fields = { { name = "mine", type = proxy.MYSQL_TYPE_LONG }, { name = "all", type = proxy.MYSQL_TYPE_LONG } },
+                              rows = { { counter, proxy.global.total } } } }
+            return proxy.PROXY_SEND_RESULT
+        end
+        "#,
+    );
+    let mut a = conn(&server);
+    let mut b = conn(&server);
+    let r: (i64, i64) = a.query_first("x").unwrap().unwrap();
+    assert_eq!(r, (1, 1));
+    let r: (i64, i64) = a.query_first("x").unwrap().unwrap();
+    assert_eq!(r, (2, 2));
+    let r: (i64, i64) = b.query_first("x").unwrap().unwrap();
+    assert_eq!(r, (1, 3));
+}
+
+#[test]
+fn ok_err_and_resultset_responses() {
+    let server = start(
+        "responses",
+        r#"
+        function read_query(packet)
+            local q = packet:sub(2)
+            if q == "insert" then
+                proxy.response = { type = proxy.MYSQLD_PACKET_OK, affected_rows = 3, insert_id = 42 }
+            elseif q == "err" then
+                proxy.response = { type = proxy.MYSQLD_PACKET_ERR, errmsg = "nope", errcode = 1146, sqlstate = "42S02" }
+            elseif q == "err-defaults" then
+                proxy.response = { type = proxy.MYSQLD_PACKET_ERR, errmsg = "d" }
+            elseif q == "typed" then
+                proxy.response = { type = proxy.MYSQLD_PACKET_OK, resultset = {
+                    fields = { { name = "i", type = proxy.MYSQL_TYPE_LONGLONG }, { name = "f", type = proxy.MYSQL_TYPE_DOUBLE },
+                               { name = "s", type = proxy.MYSQL_TYPE_VAR_STRING }, { name = "b", type = proxy.MYSQL_TYPE_BLOB },
+                               { name = "n" } },
+                    rows = { { 7, 0.1, "héllo", "\0\1\255", nil }, { -1, 1e100, "", "", "x" } } } }
+            elseif q == "empty" then
+                proxy.response = { type = proxy.MYSQLD_PACKET_OK, resultset = { fields = { { name = "a" } }, rows = {} } }
+            else
+                return
+            end
+            return proxy.PROXY_SEND_RESULT
+        end
+        "#,
+    );
+    let mut c = conn(&server);
+    c.query_drop("insert").unwrap();
+    assert_eq!((c.affected_rows(), c.last_insert_id()), (3, 42));
+    assert_eq!(
+        err(c.query_drop("err").unwrap_err()),
+        (1146, "42S02".into(), "nope".into())
+    );
+    assert_eq!(
+        err(c.query_drop("err-defaults").unwrap_err()),
+        (1105, "07000".into(), "d".into())
+    );
+    let rows: Vec<Row> = c.query("typed").unwrap();
+    assert_eq!(rows.len(), 2);
+    let r = &rows[0];
+    assert_eq!(r.get::<i64, _>(0), Some(7));
+    assert_eq!(
+        r.as_ref(1),
+        Some(&Value::Bytes(b"0.1".to_vec())),
+        "Lua 5.1 tostring form"
+    );
+    assert_eq!(r.get::<String, _>(2).as_deref(), Some("héllo"));
+    assert_eq!(r.get::<Vec<u8>, _>(3), Some(vec![0, 1, 255]));
+    assert_eq!(r.as_ref(4), Some(&Value::NULL));
+    assert_eq!(rows[1].as_ref(1), Some(&Value::Bytes(b"1e+100".to_vec())));
+    let cols = r.columns_ref();
+    assert_eq!(cols[0].character_set(), 63);
+    assert_eq!(cols[2].character_set(), 45, "text columns are utf8mb4");
+    assert_eq!(cols[3].character_set(), 63, "blobs are binary");
+    let rows: Vec<Row> = c.query("empty").unwrap();
+    assert!(rows.is_empty());
+    let one: Option<i64> = c.query_first("SELECT 1").unwrap();
+    assert_eq!(one, Some(1));
+}
+
+#[test]
+fn raw_packets_and_ignore_result() {
+    let server = start(
+        "raw",
+        r#"
+        function read_query(packet)
+            local q = packet:sub(2)
+            if q == "raw-ok" then
+                proxy.response = { type = proxy.MYSQLD_PACKET_RAW, packets = { "\000\005\000\002\000\000\000" } }
+                return proxy.PROXY_SEND_RESULT
+            elseif q == "nothing" then
+                proxy.response = { type = proxy.MYSQLD_PACKET_RAW, packets = { } }
+                return proxy.PROXY_SEND_RESULT
+            elseif q == "ignore" then
+                return proxy.PROXY_IGNORE_RESULT
+            end
+        end
+        "#,
+    );
+    let mut s = common::login(&server, "u", "p");
+    let a = common::query(&mut s, "raw-ok");
+    assert_eq!(a, vec![b"\x00\x05\x00\x02\x00\x00\x00".to_vec()]);
+    // nothing is sent for an empty RAW list or IGNORE: the next answer is the next query's
+    common::write_packet(&mut s, 0, b"\x03nothing");
+    common::write_packet(&mut s, 0, b"\x03ignore");
+    let a = common::query(&mut s, "SELECT 1");
+    assert_eq!(&a[2][..], b"\x011");
+}
+
+#[test]
+fn read_auth_can_refuse_and_sees_the_login() {
+    let server = start(
+        "auth",
+        r#"
+        function read_auth()
+            local c = proxy.connection.client
+            if c.username == "blocked" then
+                proxy.response = { type = proxy.MYSQLD_PACKET_ERR, errmsg = "go away " .. c.username, errcode = 1045, sqlstate = "28000" }
+                return proxy.PROXY_SEND_RESULT
+            end
+            login_info = c.username .. "|" .. c.default_db .. "|" .. #c.scrambled_password .. "|" .. #c.scramble_buffer
+        end
+        function read_query(packet)
+            if packet:sub(2) == "whoami" then
+                proxy.response = { type = proxy.MYSQLD_PACKET_OK, resultset = {
+                    fields = { { name = "info" }, { name = "addr" } },
+                    rows = { { login_info, proxy.connection.client.src.address } } } }
+                return proxy.PROXY_SEND_RESULT
+            end
+        end
+        "#,
+    );
+    let (code, _, msg) = err(Conn::new(common::opts(&server, "blocked", "x", None)).unwrap_err());
+    assert_eq!((code, msg.as_str()), (1045, "go away blocked"));
+    let mut c = Conn::new(common::opts(&server, "alice", "pw", Some("shop"))).unwrap();
+    let (info, addr): (String, String) = c.query_first("whoami").unwrap().unwrap();
+    assert_eq!(info, "alice|shop|20|20");
+    assert_eq!(addr, "127.0.0.1");
+}
+
+#[test]
+fn disconnect_client_is_called() {
+    let server = start(
+        "disconnect",
+        r#"
+        function disconnect_client()
+            proxy.global.gone = (proxy.global.gone or 0) + 1
+        end
+        function read_query(packet)
+            if packet:sub(2) == "gone" then
+                proxy.response = { type = proxy.MYSQLD_PACKET_OK, resultset = { fields = { { name = "gone", type = proxy.MYSQL_TYPE_LONG } }, rows = { { proxy.global.gone or 0 } } } }
+                return proxy.PROXY_SEND_RESULT
+            end
+        end
+        "#,
+    );
+    for _ in 0..3 {
+        conn(&server).ping().unwrap();
+    }
+    let mut c = conn(&server);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let n: Option<i64> = c.query_first("gone").unwrap();
+        if n == Some(3) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "disconnect_client ran {n:?} times"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn runtime_errors_and_invalid_responses_are_errs_not_crashes() {
+    let server = start(
+        "errors",
+        r#"
+        function read_query(packet)
+            local q = packet:sub(2)
+            if q == "boom" then error("kaboom") end
+            if q == "nil-call" then local t = nil; return t.x end
+            if q == "bad-type" then proxy.response = { type = 77 } return proxy.PROXY_SEND_RESULT end
+            if q == "too-many-cells" then
+                proxy.response = { type = proxy.MYSQLD_PACKET_OK, resultset = { fields = { { name = "a" } }, rows = { { "1", "2" } } } }
+                return proxy.PROXY_SEND_RESULT
+            end
+            if q == "no-fields" then
+                proxy.response = { type = proxy.MYSQLD_PACKET_OK, resultset = { fields = { }, rows = { } } }
+                return proxy.PROXY_SEND_RESULT
+            end
+            if q == "bad-packet" then
+                proxy.response = { type = proxy.MYSQLD_PACKET_RAW, packets = { {} } }
+                return proxy.PROXY_SEND_RESULT
+            end
+            if q == "loop" then while true do end end
+        end
+        "#,
+    );
+    let mut c = conn(&server);
+    let (code, _, msg) = err(c.query_drop("boom").unwrap_err());
+    assert_eq!(code, 1105);
+    assert!(
+        msg.contains("errors.lua:4:") && msg.contains("kaboom"),
+        "{msg}"
+    );
+    let (_, _, msg) = err(c.query_drop("nil-call").unwrap_err());
+    assert!(msg.contains("errors.lua:5:"), "{msg}");
+    for q in ["bad-type", "too-many-cells", "no-fields", "bad-packet"] {
+        let (code, _, msg) = err(c.query_drop(q).unwrap_err());
+        assert_eq!(code, 1105, "{q}");
+        assert!(
+            msg.starts_with("(lua) handling proxy.response failed"),
+            "{q}: {msg}"
+        );
+    }
+    let mut other = conn(&server);
+    let one: Option<i64> = other.query_first("SELECT 1").unwrap();
+    assert_eq!(one, Some(1), "other connections go on");
+    let one: Option<i64> = c.query_first("SELECT 1").unwrap();
+    assert_eq!(one, Some(1), "and so does this one");
+}
+
+#[test]
+fn a_script_that_loops_forever_is_stopped_by_the_budget() {
+    let mut cfg = common::config();
+    cfg.lua_script = Some(script(
+        "forever",
+        "function read_query(p) if p:sub(2) == 'loop' then while true do end end end",
+    ));
+    cfg.lua_timeout = Duration::from_millis(200);
+    let server = common::start(cfg);
+    let mut c = conn(&server);
+    let t0 = Instant::now();
+    let (code, _, msg) = err(c.query_drop("loop").unwrap_err());
+    assert_eq!(code, 1105);
+    assert!(msg.contains("time budget"), "{msg}");
+    assert!(t0.elapsed() < Duration::from_secs(5));
+    let one: Option<i64> = c.query_first("SELECT 1").unwrap();
+    assert_eq!(one, Some(1));
+}
+
+#[test]
+fn a_script_that_fails_to_load_is_refused_before_listening() {
+    let mut cfg = common::config();
+    cfg.lua_script = Some(script("syntax", "function read_query(\n  oops oops\nend\n"));
+    let e = understudy::start(cfg).err().expect("refused");
+    let msg = e.to_string();
+    assert!(msg.contains("syntax.lua:2:"), "{msg}");
+    let mut cfg = common::config();
+    cfg.lua_script = Some(script("toplevel", "local x = nil\nx.y = 1\n"));
+    let msg = understudy::start(cfg).err().expect("refused").to_string();
+    assert!(msg.contains("toplevel.lua:2:"), "{msg}");
+    let mut cfg = common::config();
+    cfg.lua_script = Some(PathBuf::from("/nonexistent/x.lua"));
+    assert!(understudy::start(cfg).is_err());
+}
+
+#[test]
+fn delay_holds_the_answer_without_blocking_others() {
+    let server = start(
+        "delay",
+        r#"
+        function read_query(packet)
+            if packet:sub(2) == "slow" then
+                proxy.response = { type = proxy.MYSQLD_PACKET_OK, delay = 0.5 }
+                return proxy.PROXY_SEND_RESULT
+            end
+        end
+        "#,
+    );
+    let mut slow = conn(&server);
+    let t = std::thread::spawn(move || {
+        let t0 = Instant::now();
+        slow.query_drop("slow").unwrap();
+        t0.elapsed()
+    });
+    std::thread::sleep(Duration::from_millis(100));
+    let mut fast = conn(&server);
+    let t0 = Instant::now();
+    let one: Option<i64> = fast.query_first("SELECT 1").unwrap();
+    assert_eq!(one, Some(1));
+    assert!(
+        t0.elapsed() < Duration::from_millis(400),
+        "others are not blocked"
+    );
+    assert!(t.join().unwrap() >= Duration::from_millis(450));
+}
+
+#[test]
+fn connection_close_closes_after_the_answer() {
+    let server = start(
+        "close",
+        r#"
+        function read_query(packet)
+            if packet:sub(2) == "bye" then
+                proxy.response = { type = proxy.MYSQLD_PACKET_OK }
+                proxy.connection.connection_close = true
+                return proxy.PROXY_SEND_RESULT
+            end
+        end
+        "#,
+    );
+    let mut s = common::login(&server, "u", "p");
+    let a = common::query(&mut s, "bye");
+    assert_eq!(a[0][0], 0);
+    assert!(common::read_packet(&mut s).is_none(), "closed");
+}
+
+#[test]
+fn edited_script_is_picked_up_for_new_connections() {
+    let path = script("reload", "function read_query(p) if p:sub(2) == 'v' then proxy.response = { type = proxy.MYSQLD_PACKET_ERR, errmsg = 'one' } return proxy.PROXY_SEND_RESULT end end");
+    let mut cfg = common::config();
+    cfg.lua_script = Some(path.clone());
+    let server = common::start(cfg);
+    let mut old = conn(&server);
+    assert_eq!(err(old.query_drop("v").unwrap_err()).2, "one");
+    std::fs::write(&path, "function read_query(p) if p:sub(2) == 'v' then proxy.response = { type = proxy.MYSQLD_PACKET_ERR, errmsg = 'two!' } return proxy.PROXY_SEND_RESULT end end").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let msg = err(conn(&server).query_drop("v").unwrap_err()).2;
+        if msg == "two!" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "not reloaded");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        err(old.query_drop("v").unwrap_err()).2,
+        "one",
+        "existing connections keep their script"
+    );
+    // a broken edit keeps the working script
+    std::fs::write(&path, "this is not lua").unwrap();
+    server.control().reload();
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(err(conn(&server).query_drop("v").unwrap_err()).2, "two!");
+}
+
+#[test]
+fn local_infile_through_a_raw_answer() {
+    let server = start(
+        "infile",
+        r#"
+        function read_query(packet)
+            if packet:sub(2):match("^LOAD DATA") then
+                proxy.response = { type = proxy.MYSQLD_PACKET_RAW, packets = { "\251/tmp/data.csv" } }
+                return proxy.PROXY_SEND_RESULT
+            end
+        end
+        "#,
+    );
+    let mut s = common::login(&server, "u", "p");
+    common::write_packet(
+        &mut s,
+        0,
+        b"\x03LOAD DATA LOCAL INFILE '/tmp/data.csv' INTO TABLE t",
+    );
+    let (seq, p) = common::read_packet(&mut s).unwrap();
+    assert_eq!((seq, &p[..]), (1, &b"\xfb/tmp/data.csv"[..]));
+    common::write_packet(&mut s, 2, b"1,a\n2,b\n");
+    common::write_packet(&mut s, 3, b"");
+    let (seq, ok) = common::read_packet(&mut s).unwrap();
+    assert_eq!((seq, ok[0]), (4, 0));
+    let a = common::query(&mut s, "SELECT 1");
+    assert_eq!(&a[2][..], b"\x011");
+}
+
+#[test]
+fn constants_have_mysql_proxy_values() {
+    let server = start(
+        "constants",
+        r#"
+        function read_query(packet)
+            if packet:sub(2) ~= "x" then return end
+            local p = proxy
+            local checks = {
+                p.PROXY_SEND_QUERY == 1, p.PROXY_SEND_RESULT == 2, p.PROXY_IGNORE_RESULT == 4,
+                p.MYSQLD_PACKET_OK == 0, p.MYSQLD_PACKET_ERR == 255, p.MYSQLD_PACKET_RAW == 250,
+                p.COM_QUERY == 3, p.COM_STMT_PREPARE == 22, p.COM_RESET_CONNECTION == 31,
+                p.MYSQL_TYPE_VAR_STRING == 253, p.MYSQL_TYPE_LONGLONG == 8, p.BACKEND_STATE_UP == 1,
+                type(p.PROXY_VERSION) == "number", proxy.connection.server == nil, #proxy.queries == 0,
+            }
+            proxy.queries:append(1, packet)
+            local after = #proxy.queries
+            local bad = {}
+            for i, ok in ipairs(checks) do if not ok then bad[#bad + 1] = tostring(i) end end
+            if after ~= 1 then bad[#bad + 1] = "queries" end
+            proxy.response = { type = proxy.MYSQLD_PACKET_OK, resultset = { fields = { { name = "bad" } }, rows = { { table.concat(bad, ",") } } } }
+            return proxy.PROXY_SEND_RESULT
+        end
+        "#,
+    );
+    let mut c = conn(&server);
+    let bad: Option<String> = c.query_first("x").unwrap();
+    assert_eq!(bad.as_deref(), Some(""));
+}
