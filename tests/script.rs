@@ -548,3 +548,73 @@ fn constants_have_mysql_proxy_values() {
     let bad: Option<String> = c.query_first("x").unwrap();
     assert_eq!(bad.as_deref(), Some(""));
 }
+
+#[test]
+fn mysql_proto_and_password_modules() {
+    let server = start(
+        "modules",
+        r#"
+        local proto = require("mysql.proto")
+        local password = require("mysql.password")
+        local challenge = ("x"):rep(20)
+
+        function connect_server()
+            proxy.response = { type = proxy.MYSQLD_PACKET_RAW, packets = {
+                proto.to_challenge_packet({ server_version = 50130, thread_id = 9, scramble = challenge,
+                    capabilities = 0x8201 + 0x2000 + 0x8, charset = 33 }) } }
+            return proxy.PROXY_SEND_RESULT
+        end
+
+        function read_auth()
+            local c = proxy.connection.client
+            local dbl = password.hash(password.hash("secret"))
+            if not password.check(c.scramble_buffer, c.scrambled_password, dbl) then
+                proxy.response = { type = proxy.MYSQLD_PACKET_ERR, errmsg = "bad password for " .. c.username, errcode = 1045, sqlstate = "28000" }
+                return proxy.PROXY_SEND_RESULT
+            end
+            proxy.response = { type = proxy.MYSQLD_PACKET_OK }
+            return proxy.PROXY_SEND_RESULT
+        end
+
+        function read_query(packet)
+            local q = packet:sub(2)
+            local out
+            if q == "ok" then
+                out = proto.to_ok_packet({ affected_rows = 5, insert_id = 6 })
+                local back = proto.from_ok_packet(out)
+                assert(back.affected_rows == 5 and back.insert_id == 6)
+            elseif q == "err" then
+                out = proto.to_err_packet({ errmsg = "made by proto", errcode = 1234, sqlstate = "HY001" })
+                local back = proto.from_err_packet(out)
+                assert(back.errcode == 1234 and back.sqlstate == "HY001" and back.errmsg == "made by proto")
+            elseif q == "parse" then
+                local ch = proto.from_challenge_packet(proto.to_challenge_packet({ server_version = 50130, scramble = challenge }))
+                local eof = proto.from_eof_packet(proto.to_eof_packet({ server_status = 2, warnings = 1 }))
+                local resp = proto.from_response_packet(proto.to_response_packet({ username = "bob", response = "r", database = "d" }))
+                local s = table.concat({ ch.server_version, #ch.scramble, eof.server_status, eof.warnings,
+                    resp.username, resp.database, proto.from_stmt_prepare_packet("\022SELECT ?").stmt_text,
+                    proto.from_stmt_close_packet("\025\007\000\000\000").stmt_id,
+                    password.unscramble(challenge, password.scramble(challenge, password.hash("pw")), password.hash(password.hash("pw"))) == password.hash("pw") and "ok" or "bad" }, "|")
+                proxy.response = { type = proxy.MYSQLD_PACKET_OK, resultset = { fields = { { name = "s" } }, rows = { { s } } } }
+                return proxy.PROXY_SEND_RESULT
+            else
+                return
+            end
+            proxy.response = { type = proxy.MYSQLD_PACKET_RAW, packets = { out } }
+            return proxy.PROXY_SEND_RESULT
+        end
+        "#,
+    );
+    let (code, _, msg) = err(Conn::new(common::opts(&server, "eve", "guess", None)).unwrap_err());
+    assert_eq!((code, msg.as_str()), (1045, "bad password for eve"));
+    let mut c = Conn::new(common::opts(&server, "bob", "secret", None))
+        .expect("password.check accepts the right password");
+    c.query_drop("ok").unwrap();
+    assert_eq!((c.affected_rows(), c.last_insert_id()), (5, 6));
+    assert_eq!(
+        err(c.query_drop("err").unwrap_err()),
+        (1234, "HY001".into(), "made by proto".into())
+    );
+    let s: Option<String> = c.query_first("parse").unwrap();
+    assert_eq!(s.as_deref(), Some("50130|20|2|1|bob|d|SELECT ?|7|ok"));
+}

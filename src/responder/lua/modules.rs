@@ -1,7 +1,467 @@
-//! `mysql.proto` and `mysql.password`, loadable with `require`.
-use mlua::Lua;
+//! The Lua modules of MySQL Proxy a backend-less script may `require`:
+//! `mysql.proto` (packet encoders/decoders, with MySQL Proxy's field names) and
+//! `mysql.password` (the mysql_native_password scramble helpers).
+//!
+//! Encoders produce payloads without the 4-byte header, as MySQL Proxy's did:
+//! they are meant for `proxy.response.packets`.
 
-/// Registers the modules in `package.preload`.
-pub fn install(_lua: &Lua) -> mlua::Result<()> {
+use crate::protocol::consts::{cap, coltype, status};
+use crate::protocol::handshake::{HandshakeResponse41, HandshakeV10};
+use crate::protocol::response::{decode_err, decode_ok, encode_eof, ErrPacket, OkPacket};
+use crate::protocol::wire::Reader;
+use mlua::{Lua, Table, Value};
+use sha1::{Digest, Sha1};
+
+/// Registers `mysql.proto` and `mysql.password` in `package.preload`.
+pub fn install(lua: &Lua) -> mlua::Result<()> {
+    let preload: Table = lua.globals().get::<Table>("package")?.get("preload")?;
+    preload.set("mysql.proto", lua.create_function(|lua, ()| proto(lua))?)?;
+    preload.set(
+        "mysql.password",
+        lua.create_function(|lua, ()| password(lua))?,
+    )?;
     Ok(())
+}
+
+fn bad(what: &str, e: impl std::fmt::Display) -> mlua::Error {
+    mlua::Error::RuntimeError(format!("{what}: {e}"))
+}
+
+fn get_int(t: &Table, k: &str, default: i64) -> mlua::Result<i64> {
+    Ok(match t.get::<Value>(k)? {
+        Value::Integer(i) => i,
+        Value::Number(n) => n as i64,
+        _ => default,
+    })
+}
+
+fn get_bytes(t: &Table, k: &str) -> mlua::Result<Vec<u8>> {
+    Ok(match t.get::<Value>(k)? {
+        Value::String(s) => s.as_bytes().to_vec(),
+        Value::Integer(i) => i.to_string().into_bytes(),
+        Value::Number(n) => n.to_string().into_bytes(),
+        _ => Vec::new(),
+    })
+}
+
+/// "5.0.45" -> 50045, as MySQL Proxy reports `server_version`.
+fn version_number(v: &[u8]) -> i64 {
+    let s = String::from_utf8_lossy(v);
+    let mut parts = s
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|p| !p.is_empty());
+    let mut n = 0;
+    for scale in [10_000, 100, 1] {
+        n += parts
+            .next()
+            .and_then(|p| p.parse::<i64>().ok())
+            .unwrap_or(0)
+            * scale;
+    }
+    n
+}
+
+fn proto(lua: &Lua) -> mlua::Result<Table> {
+    let m = lua.create_table()?;
+
+    m.set(
+        "from_err_packet",
+        lua.create_function(|lua, p: mlua::String| {
+            let b = p.as_bytes();
+            let e = decode_err(&b).map_err(|e| bad("from_err_packet", e))?;
+            let t = lua.create_table()?;
+            t.set("errcode", e.code)?;
+            t.set("sqlstate", lua.create_string(e.sqlstate)?)?;
+            t.set("errmsg", lua.create_string(e.message)?)?;
+            Ok(t)
+        })?,
+    )?;
+    m.set(
+        "to_err_packet",
+        lua.create_function(|lua, t: Table| {
+            let msg = get_bytes(&t, "errmsg")?;
+            let state = get_bytes(&t, "sqlstate")?;
+            let state = if state.is_empty() {
+                b"07000".to_vec()
+            } else {
+                state
+            };
+            let e = ErrPacket::new(
+                get_int(&t, "errcode", 1105)? as u16,
+                &String::from_utf8_lossy(&state),
+                &msg,
+            );
+            let mut out = Vec::new();
+            e.encode(&mut out, cap::PROTOCOL_41);
+            lua.create_string(out)
+        })?,
+    )?;
+    m.set(
+        "from_ok_packet",
+        lua.create_function(|lua, p: mlua::String| {
+            let b = p.as_bytes();
+            let ok = decode_ok(&b).map_err(|e| bad("from_ok_packet", e))?;
+            let t = lua.create_table()?;
+            t.set("affected_rows", ok.affected_rows)?;
+            t.set("insert_id", ok.last_insert_id)?;
+            t.set("server_status", ok.status)?;
+            t.set("warnings", ok.warnings)?;
+            t.set("message", lua.create_string(ok.info)?)?;
+            Ok(t)
+        })?,
+    )?;
+    m.set(
+        "to_ok_packet",
+        lua.create_function(|lua, t: Table| {
+            let info = get_bytes(&t, "message")?;
+            let ok = OkPacket {
+                affected_rows: get_int(&t, "affected_rows", 0)? as u64,
+                last_insert_id: get_int(&t, "insert_id", 0)? as u64,
+                status: get_int(&t, "server_status", i64::from(status::AUTOCOMMIT))? as u16,
+                warnings: get_int(&t, "warnings", 0)? as u16,
+                info: &info,
+            };
+            let mut out = Vec::new();
+            ok.encode(&mut out, 0);
+            lua.create_string(out)
+        })?,
+    )?;
+    m.set(
+        "from_eof_packet",
+        lua.create_function(|lua, p: mlua::String| {
+            let b = p.as_bytes();
+            let mut r = Reader::new(&b);
+            if r.u8("eof header").map_err(|e| bad("from_eof_packet", e))? != 0xfe {
+                return Err(bad("from_eof_packet", "not an EOF packet"));
+            }
+            let t = lua.create_table()?;
+            t.set("warnings", r.u16("warnings").unwrap_or(0))?;
+            t.set("server_status", r.u16("status").unwrap_or(0))?;
+            Ok(t)
+        })?,
+    )?;
+    m.set(
+        "to_eof_packet",
+        lua.create_function(|lua, t: Table| {
+            let mut out = Vec::new();
+            encode_eof(
+                &mut out,
+                get_int(&t, "warnings", 0)? as u16,
+                get_int(&t, "server_status", i64::from(status::AUTOCOMMIT))? as u16,
+            );
+            lua.create_string(out)
+        })?,
+    )?;
+    m.set(
+        "from_challenge_packet",
+        lua.create_function(|lua, p: mlua::String| {
+            let b = p.as_bytes();
+            let g = HandshakeV10::decode(&b).map_err(|e| bad("from_challenge_packet", e))?;
+            let t = lua.create_table()?;
+            t.set("protocol_version", 10)?;
+            t.set("server_version", version_number(&g.server_version))?;
+            t.set(
+                "server_version_string",
+                lua.create_string(&g.server_version)?,
+            )?;
+            t.set("thread_id", g.connection_id)?;
+            t.set("scramble", lua.create_string(&g.nonce)?)?;
+            t.set("capabilities", g.capabilities)?;
+            t.set("charset", g.charset)?;
+            t.set("server_status", g.status)?;
+            t.set("auth_plugin", lua.create_string(&g.auth_plugin)?)?;
+            Ok(t)
+        })?,
+    )?;
+    m.set(
+        "to_challenge_packet",
+        lua.create_function(|lua, t: Table| {
+            let v = get_int(&t, "server_version", 50_099)?;
+            let version = match t.get::<Value>("server_version_string")? {
+                Value::String(s) => s.as_bytes().to_vec(),
+                _ => format!("{}.{}.{}", v / 10_000, v / 100 % 100, v % 100).into_bytes(),
+            };
+            let mut nonce = get_bytes(&t, "scramble")?;
+            nonce.resize(20, 0);
+            let caps = get_int(
+                &t,
+                "capabilities",
+                i64::from(
+                    cap::LONG_PASSWORD
+                        | cap::LONG_FLAG
+                        | cap::CONNECT_WITH_DB
+                        | cap::PROTOCOL_41
+                        | cap::TRANSACTIONS
+                        | cap::SECURE_CONNECTION,
+                ),
+            )? as u32;
+            let g = HandshakeV10 {
+                server_version: version,
+                connection_id: get_int(&t, "thread_id", 0)? as u32,
+                nonce,
+                capabilities: caps,
+                charset: get_int(&t, "charset", 8)? as u8,
+                status: get_int(&t, "server_status", i64::from(status::AUTOCOMMIT))? as u16,
+                auth_plugin: get_bytes(&t, "auth_plugin")?,
+            };
+            let mut out = Vec::new();
+            g.encode(&mut out);
+            lua.create_string(out)
+        })?,
+    )?;
+    m.set(
+        "from_response_packet",
+        lua.create_function(|lua, p: mlua::String| {
+            let b = p.as_bytes();
+            let r = HandshakeResponse41::decode(&b).map_err(|e| bad("from_response_packet", e))?;
+            let t = lua.create_table()?;
+            t.set("capabilities", r.capabilities)?;
+            t.set("max_packet_size", r.max_packet)?;
+            t.set("charset", r.charset)?;
+            t.set("username", lua.create_string(&r.username)?)?;
+            t.set("response", lua.create_string(&r.auth_response)?)?;
+            t.set(
+                "database",
+                lua.create_string(r.database.unwrap_or_default())?,
+            )?;
+            if let Some(p) = r.auth_plugin {
+                t.set("auth_plugin_name", lua.create_string(p)?)?;
+            }
+            Ok(t)
+        })?,
+    )?;
+    m.set(
+        "to_response_packet",
+        lua.create_function(|lua, t: Table| {
+            let db = get_bytes(&t, "database")?;
+            let mut caps = get_int(
+                &t,
+                "capabilities",
+                i64::from(
+                    cap::LONG_PASSWORD
+                        | cap::LONG_FLAG
+                        | cap::PROTOCOL_41
+                        | cap::TRANSACTIONS
+                        | cap::SECURE_CONNECTION,
+                ),
+            )? as u32;
+            if !db.is_empty() {
+                caps |= cap::CONNECT_WITH_DB;
+            }
+            let plugin = get_bytes(&t, "auth_plugin_name")?;
+            let r = HandshakeResponse41 {
+                capabilities: caps,
+                max_packet: get_int(&t, "max_packet_size", 16 << 20)? as u32,
+                charset: get_int(&t, "charset", 8)? as u8,
+                username: get_bytes(&t, "username")?,
+                auth_response: get_bytes(&t, "response")?,
+                database: (!db.is_empty()).then_some(db),
+                auth_plugin: (!plugin.is_empty()).then_some(plugin),
+                attributes: Vec::new(),
+            };
+            let mut out = Vec::new();
+            r.encode(&mut out);
+            lua.create_string(out)
+        })?,
+    )?;
+    m.set(
+        "from_stmt_prepare_packet",
+        lua.create_function(|lua, p: mlua::String| {
+            let b = p.as_bytes();
+            if b.first() != Some(&0x16) {
+                return Err(bad(
+                    "from_stmt_prepare_packet",
+                    "not a COM_STMT_PREPARE packet",
+                ));
+            }
+            let t = lua.create_table()?;
+            t.set("stmt_text", lua.create_string(&b[1..])?)?;
+            Ok(t)
+        })?,
+    )?;
+    m.set(
+        "from_stmt_close_packet",
+        lua.create_function(|lua, p: mlua::String| {
+            let b = p.as_bytes();
+            let mut r = Reader::new(&b);
+            if r.u8("command")
+                .map_err(|e| bad("from_stmt_close_packet", e))?
+                != 0x19
+            {
+                return Err(bad("from_stmt_close_packet", "not a COM_STMT_CLOSE packet"));
+            }
+            let t = lua.create_table()?;
+            t.set(
+                "stmt_id",
+                r.u32("stmt_id")
+                    .map_err(|e| bad("from_stmt_close_packet", e))?,
+            )?;
+            Ok(t)
+        })?,
+    )?;
+    m.set(
+        "from_stmt_execute_packet_stmt_id",
+        lua.create_function(|_, p: mlua::String| {
+            let b = p.as_bytes();
+            let mut r = Reader::new(&b);
+            r.skip(1, "command")
+                .map_err(|e| bad("from_stmt_execute_packet_stmt_id", e))?;
+            r.u32("stmt_id")
+                .map_err(|e| bad("from_stmt_execute_packet_stmt_id", e))
+        })?,
+    )?;
+    m.set(
+        "from_stmt_execute_packet",
+        lua.create_function(|lua, (p, nparams): (mlua::String, Option<usize>)| {
+            let b = p.as_bytes();
+            stmt_execute(lua, &b, nparams.unwrap_or(0))
+                .map_err(|e| bad("from_stmt_execute_packet", e))
+        })?,
+    )?;
+    Ok(m)
+}
+
+/// Decodes COM_STMT_EXECUTE with `n` parameters: `stmt_id`, `flags`,
+/// `iteration_count`, `new_params_bound_flag`, `params = { {type=, value=}, ... }`.
+fn stmt_execute(lua: &Lua, b: &[u8], n: usize) -> Result<Table, String> {
+    let e = |e: crate::protocol::Error| e.to_string();
+    let mut r = Reader::new(b);
+    if r.u8("command").map_err(e)? != 0x17 {
+        return Err("not a COM_STMT_EXECUTE packet".into());
+    }
+    let t = lua.create_table().map_err(|e| e.to_string())?;
+    let set = |k: &str, v: Value| t.set(k, v).map_err(|e| e.to_string());
+    set(
+        "stmt_id",
+        Value::Integer(i64::from(r.u32("stmt_id").map_err(e)?)),
+    )?;
+    set(
+        "flags",
+        Value::Integer(i64::from(r.u8("flags").map_err(e)?)),
+    )?;
+    set(
+        "iteration_count",
+        Value::Integer(i64::from(r.u32("iteration_count").map_err(e)?)),
+    )?;
+    if n == 0 {
+        return Ok(t);
+    }
+    let bitmap = r.bytes(n.div_ceil(8), "null bitmap").map_err(e)?.to_vec();
+    let bound = r.u8("new params bound flag").map_err(e)?;
+    set("new_params_bound_flag", Value::Integer(i64::from(bound)))?;
+    let mut types = Vec::with_capacity(n);
+    if bound == 1 {
+        for _ in 0..n {
+            types.push(r.u16("param type").map_err(e)?);
+        }
+    } else {
+        types.resize(n, u16::from(coltype::VAR_STRING));
+    }
+    let params = lua.create_table().map_err(|e| e.to_string())?;
+    for (i, &ty) in types.iter().enumerate() {
+        let p = lua.create_table().map_err(|e| e.to_string())?;
+        let t8 = (ty & 0xff) as u8;
+        let unsigned = ty & 0x8000 != 0;
+        p.set("type", t8).map_err(|e| e.to_string())?;
+        let is_null = bitmap
+            .get(i / 8)
+            .is_some_and(|byte| byte & (1 << (i % 8)) != 0);
+        let v: Value = if is_null {
+            Value::Nil
+        } else {
+            match t8 {
+                coltype::TINY => {
+                    let v = r.u8("tiny").map_err(e)?;
+                    Value::Integer(if unsigned {
+                        i64::from(v)
+                    } else {
+                        i64::from(v as i8)
+                    })
+                }
+                coltype::SHORT | coltype::YEAR => {
+                    let v = r.u16("short").map_err(e)?;
+                    Value::Integer(if unsigned {
+                        i64::from(v)
+                    } else {
+                        i64::from(v as i16)
+                    })
+                }
+                coltype::LONG | coltype::INT24 => {
+                    let v = r.u32("long").map_err(e)?;
+                    Value::Integer(if unsigned {
+                        i64::from(v)
+                    } else {
+                        i64::from(v as i32)
+                    })
+                }
+                coltype::LONGLONG => Value::Integer(r.u64("longlong").map_err(e)? as i64),
+                coltype::FLOAT => {
+                    Value::Number(f64::from(f32::from_bits(r.u32("float").map_err(e)?)))
+                }
+                coltype::DOUBLE => Value::Number(f64::from_bits(r.u64("double").map_err(e)?)),
+                coltype::NULL => Value::Nil,
+                _ => {
+                    let s = r.lenenc_str("string parameter").map_err(e)?;
+                    Value::String(lua.create_string(s).map_err(|e| e.to_string())?)
+                }
+            }
+        };
+        p.set("value", v).map_err(|e| e.to_string())?;
+        params.raw_set(i + 1, p).map_err(|e| e.to_string())?;
+    }
+    set("params", Value::Table(params))?;
+    Ok(t)
+}
+
+fn sha1(parts: &[&[u8]]) -> Vec<u8> {
+    let mut h = Sha1::new();
+    for p in parts {
+        h.update(p);
+    }
+    h.finalize().to_vec()
+}
+
+fn xor(a: &[u8], b: &[u8]) -> Vec<u8> {
+    a.iter().zip(b).map(|(x, y)| x ^ y).collect()
+}
+
+fn password(lua: &Lua) -> mlua::Result<Table> {
+    let m = lua.create_table()?;
+    // hash(password) = SHA1(password): what the client XORs into its scramble
+    m.set(
+        "hash",
+        lua.create_function(|lua, pw: mlua::String| lua.create_string(sha1(&[&pw.as_bytes()])))?,
+    )?;
+    // scramble(challenge, hashed) = hashed XOR SHA1(challenge ++ SHA1(hashed))
+    m.set(
+        "scramble",
+        lua.create_function(|lua, (challenge, hashed): (mlua::String, mlua::String)| {
+            let h = hashed.as_bytes();
+            let token = sha1(&[&challenge.as_bytes(), &sha1(&[&h])]);
+            lua.create_string(xor(&h, &token))
+        })?,
+    )?;
+    // unscramble(challenge, response, double_hashed) = response XOR SHA1(challenge ++ double_hashed)
+    m.set(
+        "unscramble",
+        lua.create_function(
+            |lua, (challenge, response, dbl): (mlua::String, mlua::String, mlua::String)| {
+                let token = sha1(&[&challenge.as_bytes(), &dbl.as_bytes()]);
+                lua.create_string(xor(&response.as_bytes(), &token))
+            },
+        )?,
+    )?;
+    // check(challenge, response, double_hashed): SHA1(unscramble(...)) == double_hashed
+    m.set(
+        "check",
+        lua.create_function(
+            |_, (challenge, response, dbl): (mlua::String, mlua::String, mlua::String)| {
+                let d = dbl.as_bytes();
+                let token = sha1(&[&challenge.as_bytes(), &d]);
+                let hashed = xor(&response.as_bytes(), &token);
+                Ok(response.as_bytes().len() == 20 && sha1(&[&hashed]) == *d)
+            },
+        )?,
+    )?;
+    Ok(m)
 }
