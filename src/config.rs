@@ -45,6 +45,8 @@ pub struct Config {
     pub lua_timeout: Duration,
     /// Let `read_query` see session-setting statements too (`--lua-all-queries`).
     pub lua_all_queries: bool,
+    /// Print a line of counters to stderr this often (`--stats-interval`).
+    pub stats_interval: Option<Duration>,
 }
 
 impl Default for Config {
@@ -64,6 +66,7 @@ impl Default for Config {
             lua_script: None,
             lua_timeout: Duration::from_secs(5),
             lua_all_queries: false,
+            stats_interval: None,
         }
     }
 }
@@ -168,6 +171,12 @@ fn options() -> Options {
         "lua-all-queries",
         "read_query sees SET NAMES/SET autocommit/... too (by default the server answers drivers' session settings itself)",
     );
+    o.optopt(
+        "",
+        "stats-interval",
+        "print counters (connections, handshakes, commands, bytes, rates) to stderr every SECS, and a summary at exit",
+        "SECS",
+    );
     o.optflag("h", "help", "print this help");
     o.optflag("V", "version", "print the version");
     o
@@ -267,6 +276,9 @@ impl Config {
             .map_err(bad)?
             .unwrap_or(c.lua_timeout);
         c.lua_all_queries = m.opt_present("lua-all-queries");
+        c.stats_interval = secs(&m, "stats-interval")
+            .map_err(bad)?
+            .filter(|d| !d.is_zero());
         Ok(Command::Run(c))
     }
 }

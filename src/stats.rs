@@ -87,3 +87,118 @@ impl Stats {
         self.commands.iter().map(Counter::get).sum()
     }
 }
+
+/// A copy of the counters at one moment, for rates between two snapshots.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Snapshot {
+    /// Connections accepted.
+    pub accepted: u64,
+    /// Connections open.
+    pub open: u64,
+    /// Refused with ERR 1040.
+    pub refused: u64,
+    /// Successful logins.
+    pub handshakes_ok: u64,
+    /// Failed logins.
+    pub handshakes_failed: u64,
+    /// COM_QUERY commands.
+    pub queries: u64,
+    /// All commands.
+    pub commands: u64,
+    /// Protocol errors.
+    pub protocol_errors: u64,
+    /// Bytes read.
+    pub bytes_in: u64,
+    /// Bytes written.
+    pub bytes_out: u64,
+}
+
+impl Stats {
+    /// The counters now.
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            accepted: self.accepted.get(),
+            open: self.open.get(),
+            refused: self.refused.get(),
+            handshakes_ok: self.handshakes_ok.get(),
+            handshakes_failed: self.handshakes_failed.get(),
+            queries: self.commands[3].get(),
+            commands: self.total_commands(),
+            protocol_errors: self.protocol_errors.get(),
+            bytes_in: self.bytes_in.get(),
+            bytes_out: self.bytes_out.get(),
+        }
+    }
+
+    /// One line for `--stats-interval`: totals, and per-second rates since `prev`
+    /// taken `secs` ago.
+    pub fn line(&self, prev: &Snapshot, secs: f64) -> (String, Snapshot) {
+        let now = self.snapshot();
+        let rate = |a: u64, b: u64| (a.saturating_sub(b)) as f64 / secs.max(1e-9);
+        let mut by_kind = String::new();
+        for (i, c) in self.commands.iter().enumerate() {
+            let n = c.get();
+            if n > 0 {
+                by_kind.push_str(&format!(" {}={n}", command_name(i)));
+            }
+        }
+        let line = format!(
+            "stats: open={} accepted={} ({:.0}/s) refused={} handshakes ok={} ({:.0}/s) failed={} commands={} ({:.0}/s){} protocol_errors={} bytes in={} ({:.0}/s) out={} ({:.0}/s)",
+            now.open,
+            now.accepted,
+            rate(now.accepted, prev.accepted),
+            now.refused,
+            now.handshakes_ok,
+            rate(now.handshakes_ok, prev.handshakes_ok),
+            now.handshakes_failed,
+            now.commands,
+            rate(now.commands, prev.commands),
+            by_kind,
+            now.protocol_errors,
+            now.bytes_in,
+            rate(now.bytes_in, prev.bytes_in),
+            now.bytes_out,
+            rate(now.bytes_out, prev.bytes_out),
+        );
+        (line, now)
+    }
+}
+
+/// Short names of command bytes for the stats line.
+fn command_name(i: usize) -> String {
+    match i {
+        0x01 => "quit".into(),
+        0x02 => "init_db".into(),
+        0x03 => "query".into(),
+        0x04 => "field_list".into(),
+        0x09 => "statistics".into(),
+        0x0e => "ping".into(),
+        0x11 => "change_user".into(),
+        0x16 => "stmt_prepare".into(),
+        0x17 => "stmt_execute".into(),
+        0x19 => "stmt_close".into(),
+        0x1b => "set_option".into(),
+        0x1f => "reset_connection".into(),
+        32 => "other".into(),
+        n => format!("cmd_{n:02x}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_reports_totals_and_rates() {
+        let s = Stats::default();
+        let prev = s.snapshot();
+        s.accepted.add(10);
+        s.command(3);
+        s.command(3);
+        s.command(0x0e);
+        let (line, snap) = s.line(&prev, 2.0);
+        assert!(line.contains("accepted=10 (5/s)"), "{line}");
+        assert!(line.contains("query=2 ping=1"), "{line}");
+        assert_eq!(snap.queries, 2);
+    }
+}

@@ -200,6 +200,7 @@ impl EventLoop {
     pub fn run(mut self) -> io::Result<()> {
         let mut events = Events::with_capacity(1024);
         let mut last_tick = Instant::now();
+        let mut last_stats = (Instant::now(), self.stats.snapshot());
         loop {
             let now = Instant::now();
             let timeout = if !self.ready.is_empty() {
@@ -209,7 +210,10 @@ impl EventLoop {
                     .timers
                     .peek()
                     .map(|Reverse((t, ..))| t.saturating_duration_since(now));
-                let tick = Duration::from_secs(1).saturating_sub(now - last_tick);
+                let mut tick = Duration::from_secs(1).saturating_sub(now - last_tick);
+                if let Some(every) = self.config.stats_interval {
+                    tick = tick.min(every.saturating_sub(now - last_stats.0));
+                }
                 Some(t.map_or(tick, |t| t.min(tick)))
             };
             if let Err(e) = self.poll.poll(&mut events, timeout) {
@@ -238,6 +242,15 @@ impl EventLoop {
                 last_tick = Instant::now();
                 self.responder.tick();
             }
+            if let Some(every) = self.config.stats_interval {
+                if last_stats.0.elapsed() >= every {
+                    let (line, snap) = self
+                        .stats
+                        .line(&last_stats.1, last_stats.0.elapsed().as_secs_f64());
+                    eprintln!("{line}");
+                    last_stats = (Instant::now(), snap);
+                }
+            }
             if let Some(since) = self.shutting_down {
                 let busy = self
                     .conns
@@ -245,6 +258,13 @@ impl EventLoop {
                     .any(|(_, s)| !s.output.is_empty() || !s.held.is_empty());
                 if !busy || since.elapsed() > LINGER {
                     self.close_all();
+                    if self.config.stats_interval.is_some() {
+                        let (line, _) = self.stats.line(
+                            &Default::default(),
+                            self.stats.started.elapsed().as_secs_f64(),
+                        );
+                        eprintln!("{}", line.replacen("stats:", "stats (total):", 1));
+                    }
                     info!("understudy stopped");
                     return Ok(());
                 }
