@@ -84,7 +84,7 @@ pub struct Usage {
 #[derive(Debug)]
 pub enum Command {
     /// Run the server.
-    Run(Config),
+    Run(Box<Config>),
     /// Print help and exit 0.
     Help(String),
     /// Print the version and exit 0.
@@ -279,7 +279,7 @@ impl Config {
         c.stats_interval = secs(&m, "stats-interval")
             .map_err(bad)?
             .filter(|d| !d.is_zero());
-        Ok(Command::Run(c))
+        Ok(Command::Run(Box::new(c)))
     }
 }
 
