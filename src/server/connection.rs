@@ -618,3 +618,242 @@ fn describe(cmd: &Command<'_>) -> String {
         other => format!("{other:?}"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The state machine driven with byte vectors: no sockets.
+    use super::*;
+    use crate::protocol::packet::decode_frame;
+    use crate::responder::builtin::Builtin;
+    use crate::responder::Peer;
+    use std::sync::Arc;
+
+    struct Harness {
+        config: Config,
+        responder: Builtin,
+        stats: Arc<Stats>,
+        scratch: Vec<u8>,
+        conn: Connection,
+    }
+
+    impl Harness {
+        fn new(config: Config) -> Harness {
+            let stats = Arc::new(Stats::default());
+            let responder = Builtin::new(crate::server_facts(&config, 4040), stats.clone());
+            let conn = Connection::new(Session::new(7, Peer::Unix, Peer::Unix), Instant::now());
+            Harness {
+                config,
+                responder,
+                stats,
+                scratch: Vec::new(),
+                conn,
+            }
+        }
+
+        fn ctx(&mut self) -> Ctx<'_> {
+            Ctx {
+                config: &self.config,
+                responder: &mut self.responder,
+                stats: &self.stats,
+                scratch: &mut self.scratch,
+                now: Instant::now(),
+            }
+        }
+
+        /// Starts the connection; returns the greeting payload.
+        fn greet(&mut self) -> HandshakeV10 {
+            let mut out = Vec::new();
+            let mut conn = std::mem::replace(
+                &mut self.conn,
+                Connection::new(Session::new(0, Peer::Unix, Peer::Unix), Instant::now()),
+            );
+            conn.start(&mut self.ctx(), &mut out, [b'n'; 20]);
+            self.conn = conn;
+            let packets = split(&out);
+            assert_eq!(packets.len(), 1);
+            assert_eq!(packets[0].0, 0);
+            HandshakeV10::decode(&packets[0].1).unwrap()
+        }
+
+        /// Feeds bytes; returns (consumed, answers as (seq, payload)).
+        fn feed(&mut self, input: &[u8]) -> (usize, Vec<(u8, Vec<u8>)>) {
+            let mut out = Vec::new();
+            let mut conn = std::mem::replace(
+                &mut self.conn,
+                Connection::new(Session::new(0, Peer::Unix, Peer::Unix), Instant::now()),
+            );
+            let p = conn.on_input(input, 0, &mut self.ctx(), &mut out);
+            self.conn = conn;
+            (p.consumed, split(&out))
+        }
+    }
+
+    fn split(mut b: &[u8]) -> Vec<(u8, Vec<u8>)> {
+        let mut v = Vec::new();
+        while let Some(f) = decode_frame(b, usize::MAX).unwrap() {
+            let mut s = Vec::new();
+            v.push((f.seq, f.payload(b, &mut s).to_vec()));
+            b = &b[f.consumed..];
+        }
+        v
+    }
+
+    fn framed(seq: u8, payload: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut s = seq;
+        packet::write_packet(&mut out, &mut s, payload);
+        out
+    }
+
+    fn response(user: &str, pw: &str, nonce: &[u8]) -> Vec<u8> {
+        let r = HandshakeResponse41 {
+            capabilities: cap::PROTOCOL_41
+                | cap::SECURE_CONNECTION
+                | cap::PLUGIN_AUTH
+                | cap::CONNECT_ATTRS
+                | cap::DEPRECATE_EOF
+                | cap::MULTI_STATEMENTS
+                | cap::MULTI_RESULTS,
+            max_packet: 1 << 24,
+            charset: 45,
+            username: user.as_bytes().to_vec(),
+            auth_response: auth::native_scramble(pw.as_bytes(), nonce),
+            database: None,
+            auth_plugin: Some(plugin::NATIVE.as_bytes().to_vec()),
+            attributes: vec![(b"_client_name".to_vec(), b"unit".to_vec())],
+        };
+        let mut p = Vec::new();
+        r.encode(&mut p);
+        framed(1, &p)
+    }
+
+    #[test]
+    fn login_then_query_transcript() {
+        let mut h = Harness::new(Config::default());
+        let g = h.greet();
+        assert_eq!(g.nonce, vec![b'n'; 20]);
+        let (n, out) = h.feed(&response("bob", "x", &g.nonce));
+        assert!(n > 0);
+        assert_eq!(
+            out,
+            vec![(2, vec![0, 0, 0, 2, 0, 0, 0])],
+            "OK, seq 2, autocommit"
+        );
+        assert_eq!(h.conn.phase, Phase::Command);
+        assert_eq!(
+            h.conn.session.attributes,
+            vec![("_client_name".to_string(), "unit".to_string())]
+        );
+        // SELECT 1 under DEPRECATE_EOF: count, column, row, OK(0xFE)
+        let (_, out) = h.feed(&framed(0, b"\x03SELECT 1"));
+        let seqs: Vec<u8> = out.iter().map(|p| p.0).collect();
+        assert_eq!(seqs, vec![1, 2, 3, 4]);
+        assert_eq!(out[0].1, vec![1]);
+        assert_eq!(out[2].1, b"\x011".to_vec());
+        assert_eq!(out[3].1, vec![0xfe, 0, 0, 2, 0, 0, 0]);
+    }
+
+    #[test]
+    fn every_split_of_a_transcript_gives_the_same_answers() {
+        let mut whole = Harness::new(Config::default());
+        let g = whole.greet();
+        let mut input = response("bob", "x", &g.nonce);
+        input.extend(framed(0, b"\x03SHOW DATABASES"));
+        input.extend(framed(0, b"\x0e"));
+        let (n, want) = whole.feed(&input);
+        assert_eq!(n, input.len());
+        for cut in 1..input.len() {
+            let mut h = Harness::new(Config::default());
+            h.greet();
+            let (n1, mut got) = h.feed(&input[..cut]);
+            let (n2, more) = h.feed(&input[n1..]);
+            got.extend(more);
+            assert_eq!(n1 + n2, input.len(), "cut {cut}");
+            assert_eq!(got, want, "cut {cut}");
+        }
+    }
+
+    #[test]
+    fn wrong_password_with_users_configured() {
+        let cfg = Config {
+            users: vec![crate::config::User {
+                name: "bob".into(),
+                password: "right".into(),
+            }],
+            ..Config::default()
+        };
+        let mut h = Harness::new(cfg);
+        let g = h.greet();
+        let (_, out) = h.feed(&response("bob", "wrong", &g.nonce));
+        assert_eq!(out.len(), 1);
+        let e = crate::protocol::response::decode_err(&out[0].1).unwrap();
+        assert_eq!(e.code, 1045);
+        assert_eq!(h.conn.phase, Phase::Closing);
+        // input after closing is ignored
+        let (n, out) = h.feed(&framed(0, b"\x0e"));
+        assert_eq!((n, out.len()), (0, 0));
+    }
+
+    #[test]
+    fn sequence_id_wraps_at_255_in_long_answers() {
+        let mut h = Harness::new(Config::default());
+        let g = h.greet();
+        h.feed(&response("bob", "x", &g.nonce));
+        // four pre-encoded 73-packet answers in one multi-statement reply: 292
+        // packets, numbered 1, 2, ... 255, 0, 1, ... with the canned bytes renumbered
+        let (_, out) = h.feed(&framed(
+            0,
+            b"\x03SHOW DATABASES; SHOW DATABASES; SHOW DATABASES; SHOW DATABASES",
+        ));
+        assert_eq!(out.len(), 4 * 73);
+        for (i, (seq, _)) in out.iter().enumerate() {
+            assert_eq!(*seq, (i + 1) as u8, "packet {i}");
+        }
+        let ends: Vec<&Vec<u8>> = out.iter().map(|p| &p.1).filter(|p| p[0] == 0xfe).collect();
+        assert_eq!(ends.len(), 4);
+        for (i, e) in ends.iter().enumerate() {
+            let more = e[3] & 0x08 != 0;
+            assert_eq!(
+                more,
+                i < 3,
+                "SERVER_MORE_RESULTS_EXISTS on all but the last"
+            );
+        }
+    }
+
+    #[test]
+    fn fuzzed_input_never_panics() {
+        // a seeded xorshift stream of random bytes, fed in random chunk sizes
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for _ in 0..300 {
+            let mut h = Harness::new(Config {
+                max_packet: 4096,
+                ..Config::default()
+            });
+            let g = h.greet();
+            let mut input = if next() % 2 == 0 {
+                response("u", "p", &g.nonce)
+            } else {
+                Vec::new()
+            };
+            let len = (next() % 200) as usize;
+            for _ in 0..len {
+                input.push(next() as u8);
+            }
+            let mut pos = 0;
+            while pos < input.len() {
+                let chunk = 1 + (next() % 17) as usize;
+                let end = (pos + chunk).min(input.len());
+                let (n, _) = h.feed(&input[pos..end]);
+                assert!(n <= end - pos);
+                pos = end;
+            }
+        }
+    }
+}
