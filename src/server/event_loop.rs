@@ -391,6 +391,10 @@ impl EventLoop {
             return self.close(key, "write failed");
         }
         let mut steps = 0;
+        // A read that returned less than asked emptied the socket: the next read
+        // would only say WouldBlock, so it is skipped (one read per readiness);
+        // new bytes bring a new edge.
+        let mut drained = false;
         loop {
             let slot = &mut self.conns[key]; // invariant: key checked above; close() returns early
             if slot.conn.phase == Phase::Closing
@@ -422,10 +426,14 @@ impl EventLoop {
                 }
             }
             // 3. read more
+            if drained {
+                break;
+            }
             let slot = &mut self.conns[key];
             match slot.stream.read(&mut self.scratch_in) {
                 Ok(0) => return self.close(key, "client closed the connection"),
                 Ok(n) => {
+                    drained = n < self.scratch_in.len();
                     self.process(key, true, n);
                     if !self.conns.contains(key) {
                         return;
