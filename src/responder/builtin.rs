@@ -119,7 +119,7 @@ impl Builtin {
             [k, ..] if k.is("SET") => self.set(s, &toks[1..], enc, more),
             [k, db] if k.is("USE") => match name_of(db) {
                 Some(name) => {
-                    s.database = Some(name);
+                    s.set_database(Some(name));
                     ok(enc, s, more)
                 }
                 None => unknown(enc),
@@ -612,7 +612,7 @@ impl Responder for Builtin {
         match cmd {
             Command::Query(sql) => self.query(s, sql, enc),
             Command::InitDb(db) => {
-                s.database = Some(String::from_utf8_lossy(db).into_owned());
+                s.set_database(Some(String::from_utf8_lossy(db).into_owned()));
                 let _ = ok(enc, s, false);
             }
             Command::Ping | Command::ResetConnection => {

@@ -71,6 +71,9 @@ pub struct Session {
     pub vars: Option<Box<Vec<(String, Value)>>>,
     /// Connection attributes as sent (lenenc key/value pairs), if any.
     pub attributes: Vec<(String, String)>,
+    /// Bumped whenever `user` or `database` changes, so that responders that
+    /// mirror them (the Lua `proxy.connection.client` table) copy them only then.
+    pub revision: u32,
 }
 
 impl Session {
@@ -92,7 +95,20 @@ impl Session {
             last_insert_id: 0,
             vars: None,
             attributes: Vec::new(),
+            revision: 0,
         }
+    }
+
+    /// Changes the default database.
+    pub fn set_database(&mut self, db: Option<String>) {
+        self.database = db;
+        self.revision = self.revision.wrapping_add(1);
+    }
+
+    /// Changes the logged-in user.
+    pub fn set_user(&mut self, user: String) {
+        self.user = user;
+        self.revision = self.revision.wrapping_add(1);
     }
 
     /// Status flags for OK/EOF packets from the transaction state.

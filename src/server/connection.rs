@@ -293,12 +293,13 @@ impl Connection {
         s.capabilities = resp.capabilities & self.server_caps;
         s.multi_statements = s.capabilities & cap::MULTI_STATEMENTS != 0;
         s.charset = resp.charset;
-        s.user = String::from_utf8_lossy(&resp.username).into_owned();
-        s.database = resp
+        s.set_user(String::from_utf8_lossy(&resp.username).into_owned());
+        let db = resp
             .database
             .as_ref()
             .filter(|d| !d.is_empty() && s.capabilities & cap::CONNECT_WITH_DB != 0)
             .map(|d| String::from_utf8_lossy(d).into_owned());
+        s.set_database(db);
         let client_plugin = match &resp.auth_plugin {
             Some(p) if s.capabilities & cap::PLUGIN_AUTH != 0 => {
                 String::from_utf8_lossy(p).into_owned()

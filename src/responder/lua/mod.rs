@@ -26,6 +26,7 @@ use crate::protocol::response::{Encoder, ErrPacket};
 use log::{debug, error, info, warn};
 use mlua::{Function, HookTriggers, Lua, Table, Value, VmState};
 use std::cell::Cell;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::time::{Duration, Instant, SystemTime};
@@ -61,6 +62,8 @@ pub struct LuaResponder {
     last_check: Instant,
     /// Pass session-setting statements to the script too (`--lua-all-queries`).
     all_queries: bool,
+    /// Session revision last mirrored into each connection's `client` table.
+    synced: HashMap<u32, u32>,
 }
 
 /// Why a script could not be loaded.
@@ -145,6 +148,7 @@ impl LuaResponder {
             timeout,
             last_check: Instant::now(),
             all_queries,
+            synced: HashMap::new(),
         };
         // Run the chunk once in a throwaway environment: errors at load time
         // (a call to a missing function at top level, say) surface now.
@@ -165,6 +169,15 @@ impl LuaResponder {
         self.script.chunk.set_environment(env.clone())?;
         self.with_budget(|| self.script.chunk.call::<()>(()))?;
         Ok(env)
+    }
+
+    /// Mirrors user and database into `proxy.connection.client` when they changed.
+    fn sync(&mut self, env: &Table, s: &Session) -> mlua::Result<()> {
+        if self.synced.get(&s.id) != Some(&s.revision) {
+            api::refresh(env, s)?;
+            self.synced.insert(s.id, s.revision);
+        }
+        Ok(())
     }
 
     fn env(&self, id: u32) -> Option<Table> {
@@ -311,7 +324,8 @@ impl Responder for LuaResponder {
             // session state the server tracks itself. See --lua-all-queries.
             return self.builtin.command(s, payload, enc);
         }
-        let prepared = api::refresh(&env, s)
+        let prepared = self
+            .sync(&env, s)
             .and_then(|_| api::reset_response(&self.lua, &env))
             .and_then(|_| self.lua.create_string(payload));
         let packet = match prepared {
@@ -362,6 +376,7 @@ impl Responder for LuaResponder {
             }
         }
         let _ = self.conns.raw_set(s.id, Value::Nil);
+        self.synced.remove(&s.id);
     }
 
     fn reload(&mut self) {
