@@ -7,6 +7,7 @@
 
 use super::value::Value;
 use crate::protocol::consts::{cap, status};
+use std::borrow::Cow;
 use std::fmt;
 use std::net::SocketAddr;
 
@@ -56,7 +57,8 @@ pub struct Session {
     /// Client collation id from the handshake response.
     pub charset: u8,
     /// Auth plugin the client used.
-    pub auth_plugin: String,
+    /// (The well-known names are static: no allocation per connection.)
+    pub auth_plugin: Cow<'static, str>,
     /// The nonce of the greeting.
     pub nonce: [u8; 20],
     /// Autocommit mode (SET autocommit).
@@ -69,8 +71,10 @@ pub struct Session {
     pub last_insert_id: u64,
     /// Session variable and user variable overrides, set by SET.
     pub vars: Option<Box<Vec<(String, Value)>>>,
-    /// Connection attributes as sent (lenenc key/value pairs), if any.
-    pub attributes: Vec<(String, String)>,
+    /// Connection attributes, kept as one block (key, value, key, value, each
+    /// length-prefixed) so that a connection holds one allocation for them, not
+    /// two per attribute; [`Session::attributes`] decodes them.
+    pub attributes_raw: Option<Box<[u8]>>,
     /// Bumped whenever `user` or `database` changes, so that responders that
     /// mirror them (the Lua `proxy.connection.client` table) copy them only then.
     pub revision: u32,
@@ -87,16 +91,45 @@ impl Session {
             database: None,
             capabilities: 0,
             charset: 0,
-            auth_plugin: String::new(),
+            auth_plugin: Cow::Borrowed(""),
             nonce: [0; 20],
             autocommit: true,
             in_transaction: false,
             multi_statements: false,
             last_insert_id: 0,
             vars: None,
-            attributes: Vec::new(),
+            attributes_raw: None,
             revision: 0,
         }
+    }
+
+    /// Keeps the connection attributes of a handshake response.
+    pub fn set_attributes(&mut self, attrs: &[(Vec<u8>, Vec<u8>)]) {
+        if attrs.is_empty() {
+            self.attributes_raw = None;
+            return;
+        }
+        let mut raw = Vec::new();
+        for (k, v) in attrs {
+            crate::protocol::wire::put_lenenc_str(&mut raw, k);
+            crate::protocol::wire::put_lenenc_str(&mut raw, v);
+        }
+        self.attributes_raw = Some(raw.into_boxed_slice());
+    }
+
+    /// The connection attributes the client sent (`_client_name`, `_os`, ...).
+    pub fn attributes(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        if let Some(raw) = &self.attributes_raw {
+            let mut r = crate::protocol::wire::Reader::new(raw);
+            while let (Ok(k), Ok(v)) = (r.lenenc_str("key"), r.lenenc_str("value")) {
+                out.push((
+                    String::from_utf8_lossy(k).into_owned(),
+                    String::from_utf8_lossy(v).into_owned(),
+                ));
+            }
+        }
+        out
     }
 
     /// Changes the default database.

@@ -22,6 +22,7 @@ use crate::protocol::{auth, Error as ProtoError};
 use crate::responder::{AuthDecision, Responder, Session};
 use crate::stats::Stats;
 use log::debug;
+use std::borrow::Cow;
 use std::time::{Duration, Instant};
 
 /// Capabilities understudy offers in its own greeting.
@@ -306,17 +307,8 @@ impl Connection {
             }
             _ => plugin::NATIVE.to_string(),
         };
-        s.auth_plugin = client_plugin.clone();
-        s.attributes = resp
-            .attributes
-            .iter()
-            .map(|(k, v)| {
-                (
-                    String::from_utf8_lossy(k).into_owned(),
-                    String::from_utf8_lossy(v).into_owned(),
-                )
-            })
-            .collect();
+        s.auth_plugin = static_plugin_name(&client_plugin);
+        s.set_attributes(&resp.attributes);
         debug!(
             "conn {}: login user '{}' db {:?} plugin {} caps {:#010x}",
             s.id, s.user, s.database, client_plugin, s.capabilities
@@ -420,7 +412,7 @@ impl Connection {
             auth::verify(plugin, u.password.as_bytes(), &self.session.nonce, response)
         });
         if ok {
-            self.session.auth_plugin = plugin.to_string();
+            self.session.auth_plugin = Cow::Borrowed(plugin);
             let fast_auth = plugin == plugin::CACHING_SHA2 && !response.is_empty();
             return self.login_ok(ctx, out, fast_auth);
         }
@@ -595,6 +587,17 @@ impl Connection {
     }
 }
 
+/// The plugin name, without an allocation when it is one of the known ones.
+fn static_plugin_name(name: &str) -> Cow<'static, str> {
+    match name {
+        plugin::NATIVE => Cow::Borrowed(plugin::NATIVE),
+        plugin::CACHING_SHA2 => Cow::Borrowed(plugin::CACHING_SHA2),
+        plugin::CLEAR => Cow::Borrowed(plugin::CLEAR),
+        plugin::SHA256 => Cow::Borrowed(plugin::SHA256),
+        other => Cow::Owned(other.to_string()),
+    }
+}
+
 /// Writes ERR 1040 "Too many connections" in place of a greeting.
 pub fn too_many_connections(out: &mut Vec<u8>) {
     let mut enc = Encoder::new(out, 0, cap::PROTOCOL_41);
@@ -742,7 +745,7 @@ mod tests {
         );
         assert_eq!(h.conn.phase, Phase::Command);
         assert_eq!(
-            h.conn.session.attributes,
+            h.conn.session.attributes(),
             vec![("_client_name".to_string(), "unit".to_string())]
         );
         // SELECT 1 under DEPRECATE_EOF: count, column, row, OK(0xFE)

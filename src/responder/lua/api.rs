@@ -225,7 +225,7 @@ pub fn on_auth(
             lua.create_string(&resp.auth_response)?,
         )?;
         c.raw_set("default_db", s.database.as_deref().unwrap_or(""))?;
-        c.raw_set("auth_plugin_name", s.auth_plugin.as_str())?;
+        c.raw_set("auth_plugin_name", s.auth_plugin.as_ref())?;
         c.raw_set("scramble_buffer", lua.create_string(s.nonce)?)?;
     }
     Ok(())
