@@ -181,6 +181,10 @@ fn ok_err_and_resultset_responses() {
                 proxy.response = { type = proxy.MYSQLD_PACKET_ERR, errmsg = "nope", errcode = 1146, sqlstate = "42S02" }
             elseif q == "err-defaults" then
                 proxy.response = { type = proxy.MYSQLD_PACKET_ERR, errmsg = "d" }
+            elseif q == "err-no-msg" then
+                proxy.response = { type = proxy.MYSQLD_PACKET_ERR }
+            elseif q == "no-name" then
+                proxy.response = { type = proxy.MYSQLD_PACKET_OK, resultset = { fields = { { } }, rows = { { "v" } } } }
             elseif q == "typed" then
                 proxy.response = { type = proxy.MYSQLD_PACKET_OK, resultset = {
                     fields = { { name = "i", type = proxy.MYSQL_TYPE_LONGLONG }, { name = "f", type = proxy.MYSQL_TYPE_DOUBLE },
@@ -346,6 +350,7 @@ fn runtime_errors_and_invalid_responses_are_errs_not_crashes() {
                 proxy.response = { type = proxy.MYSQLD_PACKET_RAW, packets = { {} } }
                 return proxy.PROXY_SEND_RESULT
             end
+            if q == "no-type" then proxy.response = { errmsg = "x" } return proxy.PROXY_SEND_RESULT end
             if q == "loop" then while true do end end
         end
         "#,
@@ -560,7 +565,7 @@ fn mysql_proto_and_password_modules() {
 
         function connect_server()
             proxy.response = { type = proxy.MYSQLD_PACKET_RAW, packets = {
-                proto.to_challenge_packet({ server_version = 50130, thread_id = 9, scramble = challenge,
+                proto.to_challenge_packet({ server_version = 50130, thread_id = 9, challenge = challenge,
                     capabilities = 0x8201 + 0x2000 + 0x8, charset = 33 }) } }
             return proxy.PROXY_SEND_RESULT
         end
@@ -588,12 +593,15 @@ fn mysql_proto_and_password_modules() {
                 local back = proto.from_err_packet(out)
                 assert(back.errcode == 1234 and back.sqlstate == "HY001" and back.errmsg == "made by proto")
             elseif q == "parse" then
-                local ch = proto.from_challenge_packet(proto.to_challenge_packet({ server_version = 50130, scramble = challenge }))
+                local ch = proto.from_challenge_packet(proto.to_challenge_packet({ server_version = 50130, challenge = challenge }))
                 local eof = proto.from_eof_packet(proto.to_eof_packet({ server_status = 2, warnings = 1 }))
                 local resp = proto.from_response_packet(proto.to_response_packet({ username = "bob", response = "r", database = "d" }))
-                local s = table.concat({ ch.server_version, #ch.scramble, eof.server_status, eof.warnings,
+                local s = table.concat({ ch.server_version, #ch.challenge, eof.server_status, eof.warnings,
                     resp.username, resp.database, proto.from_stmt_prepare_packet("\022SELECT ?").stmt_text,
                     proto.from_stmt_close_packet("\025\007\000\000\000").stmt_id,
+                    proto.from_stmt_prepare_ok_packet("\000\003\000\000\000\002\000\001\000\000\000\000").num_params,
+                    proto.stmt_id_from_stmt_execute_packet("\023\005\000\000\000\000\001\000\000\000"),
+                    proto.from_stmt_execute_packet("\023\005\000\000\000\000\001\000\000\000\000\001\008\000\042\000\000\000\000\000\000\000", 1).params[1].value,
                     password.unscramble(challenge, password.scramble(challenge, password.hash("pw")), password.hash(password.hash("pw"))) == password.hash("pw") and "ok" or "bad" }, "|")
                 proxy.response = { type = proxy.MYSQLD_PACKET_OK, resultset = { fields = { { name = "s" } }, rows = { { s } } } }
                 return proxy.PROXY_SEND_RESULT
@@ -616,5 +624,31 @@ fn mysql_proto_and_password_modules() {
         (1234, "HY001".into(), "made by proto".into())
     );
     let s: Option<String> = c.query_first("parse").unwrap();
-    assert_eq!(s.as_deref(), Some("50130|20|2|1|bob|d|SELECT ?|7|ok"));
+    assert_eq!(
+        s.as_deref(),
+        Some("50130|20|2|1|bob|d|SELECT ?|7|1|5|42|ok")
+    );
+}
+
+#[test]
+fn a_default_challenge_packet_is_a_greeting_clients_accept() {
+    // MySQL Proxy's own tests greet with proto.to_challenge_packet({}).
+    let server = start(
+        "default_challenge",
+        r#"
+        local proto = require("mysql.proto")
+        function connect_server()
+            proxy.response = { type = proxy.MYSQLD_PACKET_RAW, packets = { proto.to_challenge_packet({}) } }
+            return proxy.PROXY_SEND_RESULT
+        end
+        "#,
+    );
+    let mut s = common::raw(&server);
+    let (_, g) = common::read_packet(&mut s).unwrap();
+    let g = understudy::protocol::handshake::HandshakeV10::decode(&g).unwrap();
+    assert_eq!(g.server_version, b"5.0.99");
+    assert_eq!(g.nonce, b"01234567890123456789");
+    let mut c = conn(&server);
+    let dbs: Vec<String> = c.query("SHOW DATABASES").unwrap();
+    assert_eq!(dbs.len(), 70);
 }

@@ -38,6 +38,9 @@ pub const PROXY_SEND_RESULT: i64 = 2;
 /// Send nothing.
 pub const PROXY_IGNORE_RESULT: i64 = 4;
 
+/// What the client is told about an invalid `proxy.response` (MySQL Proxy's text).
+pub const RESPONSE_FAILED: &str = "(lua) handling proxy.response failed, check error-log";
+
 /// How often (in VM instructions) the budget hook looks at the clock.
 const HOOK_EVERY: u32 = 10_000;
 
@@ -300,7 +303,10 @@ impl Responder for LuaResponder {
                 response::auth_decision(&env).unwrap_or_else(|e| AuthDecision::Reject {
                     code: 1105,
                     sqlstate: "HY000".into(),
-                    message: format!("(lua) handling proxy.response failed: {e}"),
+                    message: {
+                        warn!("lua: conn {}: handling proxy.response failed: {e}", s.id);
+                        RESPONSE_FAILED.to_string()
+                    },
                 })
             }
             Ok(_) => AuthDecision::Default,

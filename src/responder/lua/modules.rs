@@ -160,49 +160,45 @@ fn proto(lua: &Lua) -> mlua::Result<Table> {
             let t = lua.create_table()?;
             t.set("protocol_version", 10)?;
             t.set("server_version", version_number(&g.server_version))?;
-            t.set(
-                "server_version_string",
-                lua.create_string(&g.server_version)?,
-            )?;
             t.set("thread_id", g.connection_id)?;
-            t.set("scramble", lua.create_string(&g.nonce)?)?;
+            t.set("challenge", lua.create_string(&g.nonce)?)?;
             t.set("capabilities", g.capabilities)?;
             t.set("charset", g.charset)?;
             t.set("server_status", g.status)?;
-            t.set("auth_plugin", lua.create_string(&g.auth_plugin)?)?;
+            t.set("auth_plugin_name", lua.create_string(&g.auth_plugin)?)?;
             Ok(t)
         })?,
     )?;
     m.set(
         "to_challenge_packet",
         lua.create_function(|lua, t: Table| {
-            let v = get_int(&t, "server_version", 50_099)?;
-            let version = match t.get::<Value>("server_version_string")? {
-                Value::String(s) => s.as_bytes().to_vec(),
-                _ => format!("{}.{}.{}", v / 10_000, v / 100 % 100, v % 100).into_bytes(),
+            // MySQL Proxy's defaults: version "5.0.99" unless a number in range
+            // is given (printed "%d.%02d.%02d", so 50114 is "5.01.14"), thread id
+            // 0, PROTOCOL_41|SECURE_CONNECTION, charset 0, status 0, and the
+            // challenge "01234567" + "890123456789".
+            let v = get_int(&t, "server_version", 0)?;
+            let version = if v > 30_000 && v < 100_000 {
+                format!("{}.{:02}.{:02}", v / 10_000, v % 10_000 / 100, v % 100).into_bytes()
+            } else {
+                b"5.0.99".to_vec()
             };
-            let mut nonce = get_bytes(&t, "scramble")?;
-            nonce.resize(20, 0);
+            let mut nonce = get_bytes(&t, "challenge")?;
+            if nonce.is_empty() {
+                nonce = b"01234567890123456789".to_vec();
+            }
             let caps = get_int(
                 &t,
                 "capabilities",
-                i64::from(
-                    cap::LONG_PASSWORD
-                        | cap::LONG_FLAG
-                        | cap::CONNECT_WITH_DB
-                        | cap::PROTOCOL_41
-                        | cap::TRANSACTIONS
-                        | cap::SECURE_CONNECTION,
-                ),
+                i64::from(cap::PROTOCOL_41 | cap::SECURE_CONNECTION),
             )? as u32;
             let g = HandshakeV10 {
                 server_version: version,
                 connection_id: get_int(&t, "thread_id", 0)? as u32,
                 nonce,
                 capabilities: caps,
-                charset: get_int(&t, "charset", 8)? as u8,
-                status: get_int(&t, "server_status", i64::from(status::AUTOCOMMIT))? as u16,
-                auth_plugin: get_bytes(&t, "auth_plugin")?,
+                charset: get_int(&t, "charset", 0)? as u8,
+                status: get_int(&t, "server_status", 0)? as u16,
+                auth_plugin: get_bytes(&t, "auth_plugin_name")?,
             };
             let mut out = Vec::new();
             g.encode(&mut out);
@@ -216,6 +212,7 @@ fn proto(lua: &Lua) -> mlua::Result<Table> {
             let r = HandshakeResponse41::decode(&b).map_err(|e| bad("from_response_packet", e))?;
             let t = lua.create_table()?;
             t.set("capabilities", r.capabilities)?;
+            t.set("server_capabilities", r.capabilities)?;
             t.set("max_packet_size", r.max_packet)?;
             t.set("charset", r.charset)?;
             t.set("username", lua.create_string(&r.username)?)?;
@@ -224,9 +221,10 @@ fn proto(lua: &Lua) -> mlua::Result<Table> {
                 "database",
                 lua.create_string(r.database.unwrap_or_default())?,
             )?;
-            if let Some(p) = r.auth_plugin {
-                t.set("auth_plugin_name", lua.create_string(p)?)?;
-            }
+            t.set(
+                "auth_plugin_name",
+                lua.create_string(r.auth_plugin.unwrap_or_default())?,
+            )?;
             Ok(t)
         })?,
     )?;
@@ -299,15 +297,35 @@ fn proto(lua: &Lua) -> mlua::Result<Table> {
             Ok(t)
         })?,
     )?;
+    let stmt_id = lua.create_function(|_, p: mlua::String| {
+        let b = p.as_bytes();
+        let mut r = Reader::new(&b);
+        r.skip(1, "command")
+            .map_err(|e| bad("stmt_id_from_stmt_execute_packet", e))?;
+        r.u32("stmt_id")
+            .map_err(|e| bad("stmt_id_from_stmt_execute_packet", e))
+    })?;
+    m.set("stmt_id_from_stmt_execute_packet", stmt_id.clone())?;
+    m.set("from_stmt_execute_packet_stmt_id", stmt_id)?;
     m.set(
-        "from_stmt_execute_packet_stmt_id",
-        lua.create_function(|_, p: mlua::String| {
+        "from_stmt_prepare_ok_packet",
+        lua.create_function(|lua, p: mlua::String| {
             let b = p.as_bytes();
             let mut r = Reader::new(&b);
-            r.skip(1, "command")
-                .map_err(|e| bad("from_stmt_execute_packet_stmt_id", e))?;
-            r.u32("stmt_id")
-                .map_err(|e| bad("from_stmt_execute_packet_stmt_id", e))
+            let e = |e| bad("from_stmt_prepare_ok_packet", e);
+            if r.u8("status").map_err(e)? != 0 {
+                return Err(bad(
+                    "from_stmt_prepare_ok_packet",
+                    "not a COM_STMT_PREPARE OK packet",
+                ));
+            }
+            let t = lua.create_table()?;
+            t.set("stmt_id", r.u32("stmt_id").map_err(e)?)?;
+            t.set("num_columns", r.u16("num_columns").map_err(e)?)?;
+            t.set("num_params", r.u16("num_params").map_err(e)?)?;
+            r.skip(1, "filler").map_err(e)?;
+            t.set("warnings", r.u16("warnings").unwrap_or(0))?;
+            Ok(t)
         })?,
     )?;
     m.set(
@@ -322,7 +340,7 @@ fn proto(lua: &Lua) -> mlua::Result<Table> {
 }
 
 /// Decodes COM_STMT_EXECUTE with `n` parameters: `stmt_id`, `flags`,
-/// `iteration_count`, `new_params_bound_flag`, `params = { {type=, value=}, ... }`.
+/// `iteration_count`, `new_params_bound`, `params = { {type=, value=}, ... }`.
 fn stmt_execute(lua: &Lua, b: &[u8], n: usize) -> Result<Table, String> {
     let e = |e: crate::protocol::Error| e.to_string();
     let mut r = Reader::new(b);
@@ -348,7 +366,7 @@ fn stmt_execute(lua: &Lua, b: &[u8], n: usize) -> Result<Table, String> {
     }
     let bitmap = r.bytes(n.div_ceil(8), "null bitmap").map_err(e)?.to_vec();
     let bound = r.u8("new params bound flag").map_err(e)?;
-    set("new_params_bound_flag", Value::Integer(i64::from(bound)))?;
+    set("new_params_bound", Value::Boolean(bound == 1))?;
     let mut types = Vec::with_capacity(n);
     if bound == 1 {
         for _ in 0..n {

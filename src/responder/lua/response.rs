@@ -15,8 +15,9 @@
 //! `charsetnr`, `length`, `decimals`, `flags` (and `table`, `org_table`,
 //! `schema`, `org_name`).
 //!
-//! Anything invalid is an `Err(text)`: the caller answers with an ERR
-//! "(lua) handling proxy.response failed: text", never a malformed packet.
+//! Anything invalid is an `Err(reason)`: the caller logs the reason and answers
+//! with MySQL Proxy's ERR "(lua) handling proxy.response failed, check
+//! error-log", never a malformed packet.
 
 use super::api;
 use crate::protocol::consts::coltype;
@@ -111,11 +112,19 @@ fn raw_packets(lua: &Lua, r: &Table) -> Result<Vec<Vec<u8>>, String> {
     Ok(out)
 }
 
+/// (code, sqlstate, message) of an ERR response. Without `errmsg` the client
+/// is told so, as MySQL Proxy did ("(lua) proxy.response.errmsg is nil").
 fn err_packet(lua: &Lua, r: &Table) -> Result<(u16, String, Vec<u8>), String> {
+    let Some(msg) = bytes_field(lua, r, "errmsg")? else {
+        return Ok((
+            1105,
+            "07000".into(),
+            b"(lua) proxy.response.errmsg is nil".to_vec(),
+        ));
+    };
     let code = int_field(r, "errcode")?.unwrap_or(1105);
     let code = u16::try_from(code).map_err(|_| format!("errcode {code} is out of range"))?;
     let state = bytes_field(lua, r, "sqlstate")?.unwrap_or_else(|| b"07000".to_vec());
-    let msg = bytes_field(lua, r, "errmsg")?.unwrap_or_default();
     Ok((code, String::from_utf8_lossy(&state).into_owned(), msg))
 }
 
@@ -215,11 +224,12 @@ pub fn send(lua: &Lua, env: &Table, s: &Session, enc: &mut Encoder<'_>) -> Resul
 }
 
 fn field_def(lua: &Lua, f: &Table) -> Result<ColumnDef, String> {
+    // MySQL Proxy's defaults for a missing type and name
     let t = match int_field(f, "type")? {
         Some(t) => u8::try_from(t).map_err(|_| format!("field type {t} is out of range"))?,
-        None => coltype::VAR_STRING,
+        None => coltype::STRING,
     };
-    let name = bytes_field(lua, f, "name")?.unwrap_or_default();
+    let name = bytes_field(lua, f, "name")?.unwrap_or_else(|| b"no-field-name".to_vec());
     let mut c = ColumnDef::new(&name, t);
     let (charset, length, flags, decimals) = type_defaults(t);
     c.charset = int_field(f, "charsetnr")?.map_or(charset, |v| v as u16);
