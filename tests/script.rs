@@ -280,7 +280,8 @@ fn read_auth_can_refuse_and_sees_the_login() {
             if packet:sub(2) == "whoami" then
                 proxy.response = { type = proxy.MYSQLD_PACKET_OK, resultset = {
                     fields = { { name = "info" }, { name = "addr" } },
-                    rows = { { login_info, proxy.connection.client.src.address } } } }
+                    rows = { { login_info, proxy.connection.client.src.address .. "|" .. proxy.connection.client.src.type
+                               .. "|" .. proxy.connection.client.dst.name } } } }
                 return proxy.PROXY_SEND_RESULT
             end
         end
@@ -291,7 +292,7 @@ fn read_auth_can_refuse_and_sees_the_login() {
     let mut c = Conn::new(common::opts(&server, "alice", "pw", Some("shop"))).unwrap();
     let (info, addr): (String, String) = c.query_first("whoami").unwrap().unwrap();
     assert_eq!(info, "alice|shop|20|20");
-    assert_eq!(addr, "127.0.0.1");
+    assert_eq!(addr, format!("127.0.0.1|2|{}", server.addr()));
 }
 
 #[test]
@@ -651,4 +652,43 @@ fn a_default_challenge_packet_is_a_greeting_clients_accept() {
     let mut c = conn(&server);
     let dbs: Vec<String> = c.query("SHOW DATABASES").unwrap();
     assert_eq!(dbs.len(), 70);
+}
+
+#[test]
+fn read_query_can_answer_change_user() {
+    let mut cfg = common::config();
+    // with --user checks on, only the script's answer lets "anyone" in
+    cfg.users = vec![understudy::config::User {
+        name: "real".into(),
+        password: "pw".into(),
+    }];
+    cfg.lua_script = Some(script(
+        "change_user",
+        r#"
+        function read_auth()
+            proxy.response = { type = proxy.MYSQLD_PACKET_OK }
+            return proxy.PROXY_SEND_RESULT
+        end
+        function read_query(packet)
+            if packet:byte() == proxy.COM_CHANGE_USER then
+                proxy.response = { type = proxy.MYSQLD_PACKET_OK }
+                return proxy.PROXY_SEND_RESULT
+            end
+        end
+        "#,
+    ));
+    let server = common::start(cfg);
+    let mut c = Conn::new(common::opts(&server, "someone", "x", None)).unwrap();
+    c.change_user(
+        mysql::ChangeUserOpts::default()
+            .with_user(Some("anyone".into()))
+            .with_pass(Some("wrong".into()))
+            .with_db_name(Some("db_9".into())),
+    )
+    .unwrap();
+    let (u, db): (String, String) = c
+        .query_first("SELECT CURRENT_USER(), DATABASE()")
+        .unwrap()
+        .unwrap();
+    assert_eq!((u.as_str(), db.as_str()), ("anyone@%", "db_9"));
 }

@@ -64,8 +64,10 @@ pub trait Responder {
 
     /// Answers one command-phase packet (`payload[0]` is the command byte),
     /// writing the answer through `enc` (its sequence ids are already right).
-    /// COM_QUIT and COM_CHANGE_USER are handled by the server and reach here only
-    /// as notifications (anything written for COM_QUIT is dropped).
+    /// COM_QUIT reaches here only as a notification (anything written is
+    /// dropped). For COM_CHANGE_USER, writing nothing lets the server
+    /// re-authenticate; an answer written here is sent instead (an OK adopts the
+    /// new user and database).
     fn command(&mut self, session: &mut Session, payload: &[u8], enc: &mut Encoder<'_>) -> Outcome;
 
     /// The connection ended, for whatever reason.

@@ -471,7 +471,25 @@ impl Connection {
                 debug!("conn {}: COM_QUIT", self.session.id);
                 self.phase = Phase::Closing;
             }
-            Command::ChangeUser(cu) => self.on_change_user(cu, ctx, out),
+            Command::ChangeUser(cu) => {
+                // A script may answer COM_CHANGE_USER itself (read_query sees every
+                // command); if nothing is written, the server re-authenticates.
+                let mark = out.len();
+                let mut enc = Encoder::new(out, self.seq, caps);
+                ctx.responder.command(&mut self.session, payload, &mut enc);
+                if out.len() == mark {
+                    self.on_change_user(cu, ctx, out);
+                } else if out.get(mark + packet::HEADER_LEN) == Some(&0x00) {
+                    // the responder said OK: the new identity stands
+                    let s = &mut self.session;
+                    s.set_user(String::from_utf8_lossy(cu.username).into_owned());
+                    s.set_database(
+                        (!cu.database.is_empty())
+                            .then(|| String::from_utf8_lossy(cu.database).into_owned()),
+                    );
+                    s.reset();
+                }
+            }
             _ => {
                 let mark = out.len();
                 let mut enc = Encoder::new(out, self.seq, caps);

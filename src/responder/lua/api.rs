@@ -148,13 +148,14 @@ fn address(lua: &Lua, p: &Peer) -> mlua::Result<Table> {
             t.raw_set("name", a.to_string())?;
             t.raw_set("address", a.ip().to_string())?;
             t.raw_set("port", a.port())?;
-            t.raw_set("type", if a.is_ipv4() { "ipv4" } else { "ipv6" })?;
+            // the socket family number, as MySQL Proxy reported it (AF_INET = 2, AF_INET6 = 10)
+            t.raw_set("type", if a.is_ipv4() { 2 } else { 10 })?;
         }
         Peer::Unix => {
             t.raw_set("name", "")?;
             t.raw_set("address", "")?;
             t.raw_set("port", 0)?;
-            t.raw_set("type", "unix")?;
+            t.raw_set("type", 1)?; // AF_UNIX
         }
     }
     Ok(t)
