@@ -1,2 +1,134 @@
-//! Placeholder: the load generator is being written (issue 5).
-fn main() {}
+//! `cargo bench --bench loadgen -- WORKLOAD [options]`: understudy's load
+//! generator (see benches/loadgen/mod.rs and benches/run.sh).
+
+#[path = "loadgen/mod.rs"]
+mod loadgen;
+
+use std::net::ToSocketAddrs;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
+    let mut o = getopts::Options::new();
+    o.optopt("", "host", "server host", "HOST");
+    o.optopt("", "port", "server port", "PORT");
+    o.optopt("", "user", "user", "USER");
+    o.optopt("", "password", "password", "PW");
+    o.optopt("", "conns", "connections", "N");
+    o.optopt("", "secs", "seconds", "S");
+    o.optopt("", "sql", "query", "SQL");
+    o.optopt("", "server-pid", "server pid (idle)", "PID");
+    o.optopt("", "label", "label in the JSON", "TEXT");
+    o.optopt("", "server-cmd", "server command line (startup)", "CMD");
+    o.optflag(
+        "",
+        "no-deprecate-eof",
+        "do not ask for CLIENT_DEPRECATE_EOF",
+    );
+    let m = match o.parse(&args) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!(
+                "{e}\n{}",
+                o.usage("loadgen WORKLOAD [options]; workloads: handshake query big idle")
+            );
+            return ExitCode::from(2);
+        }
+    };
+    let Some(workload) = m.free.first().cloned() else {
+        eprintln!(
+            "{}",
+            o.usage("loadgen WORKLOAD [options]; workloads: handshake query big idle")
+        );
+        return ExitCode::from(2);
+    };
+    let host = m.opt_str("host").unwrap_or_else(|| "127.0.0.1".into());
+    let port: u16 = m
+        .opt_str("port")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(4040);
+    let Some(addr) = (host.as_str(), port)
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut a| a.next())
+    else {
+        eprintln!("bad address");
+        return ExitCode::from(2);
+    };
+    let t = loadgen::Target {
+        addr,
+        user: m.opt_str("user").unwrap_or_else(|| "u".into()),
+        password: m.opt_str("password").unwrap_or_else(|| "p".into()),
+        deprecate_eof: !m.opt_present("no-deprecate-eof"),
+    };
+    let conns: usize = m.opt_str("conns").and_then(|v| v.parse().ok()).unwrap_or(1);
+    let secs: f64 = m
+        .opt_str("secs")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3.0);
+    let sql = m.opt_str("sql").unwrap_or_else(|| "SELECT 1".into());
+    let label = m.opt_str("label").unwrap_or_default();
+    let lbl = ("label", label);
+    let line = match workload.as_str() {
+        "handshake" => loadgen::handshake(&t, conns, secs)
+            .json("handshake", &[lbl, ("conns", conns.to_string())]),
+        "query" => loadgen::query(&t, conns, secs, &sql).json(
+            "query",
+            &[
+                lbl,
+                ("conns", conns.to_string()),
+                ("sql", sql.replace('"', "'")),
+            ],
+        ),
+        "big" => loadgen::big(&t, &sql, secs.max(60.0))
+            .json("big", &[lbl, ("sql", sql.replace('"', "'"))]),
+        "idle" => {
+            let pid: u32 = m
+                .opt_str("server-pid")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            let (mut out, before, after, opened) = loadgen::idle(&t, conns, pid);
+            let per = if opened > 0 {
+                (after.saturating_sub(before)) as f64 / opened as f64
+            } else {
+                0.0
+            };
+            out.json(
+                "idle",
+                &[
+                    lbl,
+                    ("conns", conns.to_string()),
+                    ("opened", opened.to_string()),
+                    ("rss_before", before.to_string()),
+                    ("rss_after", after.to_string()),
+                    ("bytes_per_conn", format!("{per:.0}")),
+                ],
+            )
+        }
+        "startup" => {
+            // exec the server command (after --), poll-login until it answers
+            let Some(cmd) = m.opt_str("server-cmd") else {
+                eprintln!("startup needs --server-cmd");
+                return ExitCode::from(2);
+            };
+            let (mut out, rss, ms) = loadgen::startup(&t, &cmd);
+            out.json(
+                "startup",
+                &[
+                    lbl,
+                    ("startup_ms", format!("{ms:.2}")),
+                    ("idle_rss", rss.to_string()),
+                ],
+            )
+        }
+        other => {
+            eprintln!("unknown workload {other}");
+            return ExitCode::from(2);
+        }
+    };
+    println!("{line}");
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,790 @@
+//! understudy's load generator: a single-threaded mio client speaking the
+//! client side of the MySQL protocol with the crate's own codec.
+//!
+//! Workloads (each bounded in time):
+//! - `handshake`: C connections, each looping connect → greeting → login → OK
+//!   → COM_QUIT → close.
+//! - `query`: C persistent connections, each sending one query back to back.
+//! - `big`: one connection reading one large resultset.
+//! - `idle`: N logged-in connections held open; then one query on each.
+//!
+//! Results are plain numbers; `report` formats them as one JSON object.
+#![allow(dead_code)]
+
+use mio::net::TcpStream;
+use mio::{Events, Interest, Poll, Token};
+use std::collections::BTreeMap;
+use std::io::{self, Read, Write};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+use understudy::protocol::auth::{caching_sha2_scramble, native_scramble};
+use understudy::protocol::consts::{cap, status};
+use understudy::protocol::handshake::{decode_auth_switch, HandshakeResponse41, HandshakeV10};
+use understudy::protocol::packet::{self, decode_frame};
+use understudy::protocol::response::{decode_err, decode_ok, is_eof};
+
+/// Who to connect to and as whom.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// Server address.
+    pub addr: SocketAddr,
+    /// User name.
+    pub user: String,
+    /// Password.
+    pub password: String,
+    /// Ask for CLIENT_DEPRECATE_EOF (servers that lack it answer in EOF framing).
+    pub deprecate_eof: bool,
+}
+
+/// Counters and latencies of one run.
+#[derive(Debug, Default, Clone)]
+pub struct Outcome {
+    /// Completed operations (logins, queries).
+    pub ops: u64,
+    /// Rows received.
+    pub rows: u64,
+    /// Payload bytes received.
+    pub bytes: u64,
+    /// Errors by kind.
+    pub errors: BTreeMap<String, u64>,
+    /// Latencies in microseconds.
+    pub lat_us: Vec<u32>,
+    /// Wall time.
+    pub secs: f64,
+}
+
+impl Outcome {
+    fn error(&mut self, kind: &str) {
+        *self.errors.entry(kind.to_string()).or_default() += 1;
+    }
+
+    /// The p-th percentile latency in microseconds.
+    pub fn percentile(&mut self, p: f64) -> u32 {
+        if self.lat_us.is_empty() {
+            return 0;
+        }
+        self.lat_us.sort_unstable();
+        let i = ((self.lat_us.len() as f64 - 1.0) * p).round() as usize;
+        self.lat_us[i.min(self.lat_us.len() - 1)]
+    }
+
+    /// Total errors.
+    pub fn error_count(&self) -> u64 {
+        self.errors.values().sum()
+    }
+
+    /// One JSON object (flat: numbers and strings).
+    pub fn json(&mut self, workload: &str, extra: &[(&str, String)]) -> String {
+        let p50 = self.percentile(0.50);
+        let p99 = self.percentile(0.99);
+        let max = self.lat_us.last().copied().unwrap_or(0);
+        let errs: Vec<String> = self
+            .errors
+            .iter()
+            .map(|(k, v)| format!("{k}:{v}"))
+            .collect();
+        let mut s = format!(
+            "{{\"workload\":\"{workload}\",\"ops\":{},\"ops_per_sec\":{:.1},\"rows\":{},\"rows_per_sec\":{:.1},\"mb_per_sec\":{:.2},\"p50_us\":{p50},\"p99_us\":{p99},\"max_us\":{max},\"errors\":{},\"error_kinds\":\"{}\",\"secs\":{:.3}",
+            self.ops,
+            self.ops as f64 / self.secs.max(1e-9),
+            self.rows,
+            self.rows as f64 / self.secs.max(1e-9),
+            self.bytes as f64 / self.secs.max(1e-9) / 1e6,
+            self.error_count(),
+            errs.join(","),
+            self.secs
+        );
+        for (k, v) in extra {
+            if v.parse::<f64>().is_ok() {
+                s.push_str(&format!(",\"{k}\":{v}"));
+            } else {
+                s.push_str(&format!(",\"{k}\":\"{v}\""));
+            }
+        }
+        s.push('}');
+        s
+    }
+}
+
+/// Reads one text-protocol answer packet by packet; knows when it is complete.
+#[derive(Debug, Default)]
+struct ResultReader {
+    /// Columns still to read in the current resultset (None before the first packet).
+    columns_left: Option<u64>,
+    in_rows: bool,
+    eof_after_columns: bool,
+    rows: u64,
+}
+
+enum Step {
+    More,
+    Done,
+    Error(u16),
+}
+
+impl ResultReader {
+    fn new(deprecate_eof: bool) -> Self {
+        ResultReader {
+            eof_after_columns: !deprecate_eof,
+            ..Default::default()
+        }
+    }
+
+    fn feed(&mut self, p: &[u8]) -> Step {
+        if self.in_rows {
+            if is_eof(p) {
+                let more = terminator_status(p) & status::MORE_RESULTS_EXISTS != 0;
+                return self.next_result(more);
+            }
+            if p.first() == Some(&0xff) {
+                return Step::Error(decode_err(p).map(|e| e.code).unwrap_or(0));
+            }
+            self.rows += 1;
+            return Step::More;
+        }
+        match self.columns_left {
+            None => match p.first() {
+                Some(0x00) => {
+                    let more = decode_ok(p).map(|o| o.status).unwrap_or(0)
+                        & status::MORE_RESULTS_EXISTS
+                        != 0;
+                    self.next_result(more)
+                }
+                Some(0xff) => Step::Error(decode_err(p).map(|e| e.code).unwrap_or(0)),
+                _ => {
+                    let n = understudy::protocol::wire::Reader::new(p)
+                        .lenenc_int("column count")
+                        .ok()
+                        .flatten()
+                        .unwrap_or(0);
+                    self.columns_left = Some(n);
+                    Step::More
+                }
+            },
+            Some(0) => {
+                // the EOF after the column definitions (classic framing)
+                self.in_rows = true;
+                Step::More
+            }
+            Some(n) => {
+                self.columns_left = Some(n - 1);
+                if n == 1 && !self.eof_after_columns {
+                    self.in_rows = true;
+                }
+                Step::More
+            }
+        }
+    }
+
+    fn next_result(&mut self, more: bool) -> Step {
+        self.columns_left = None;
+        self.in_rows = false;
+        if more {
+            Step::More
+        } else {
+            Step::Done
+        }
+    }
+}
+
+fn terminator_status(p: &[u8]) -> u16 {
+    // EOF: fe warnings(2) status(2); OK(0xFE): fe lenenc lenenc status(2)
+    if p.len() == 5 {
+        u16::from_le_bytes([p[3], p[4]])
+    } else {
+        decode_ok(p).map(|o| o.status).unwrap_or(0)
+    }
+}
+
+/// A client connection's phase.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Greeting,
+    Auth,
+    Ready,
+    Query,
+    Closed,
+}
+
+struct Client {
+    stream: TcpStream,
+    phase: Phase,
+    rbuf: Vec<u8>,
+    wbuf: Vec<u8>,
+    nonce: Vec<u8>,
+    deprecate_eof: bool,
+    started: Instant,
+    result: ResultReader,
+}
+
+impl Client {
+    fn connect(addr: SocketAddr) -> io::Result<Client> {
+        let stream = TcpStream::connect(addr)?;
+        stream.set_nodelay(true)?;
+        Ok(Client {
+            stream,
+            phase: Phase::Greeting,
+            rbuf: Vec::with_capacity(4096),
+            wbuf: Vec::with_capacity(256),
+            nonce: Vec::new(),
+            deprecate_eof: false,
+            started: Instant::now(),
+            result: ResultReader::default(),
+        })
+    }
+
+    fn send(&mut self, seq: u8, payload: &[u8]) {
+        let mut s = seq;
+        packet::write_packet(&mut self.wbuf, &mut s, payload);
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        while !self.wbuf.is_empty() {
+            match self.stream.write(&self.wbuf) {
+                Ok(n) => {
+                    self.wbuf.drain(..n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads what is there; Ok(false) on EOF.
+    fn fill(&mut self, out: &mut Outcome) -> io::Result<bool> {
+        let mut buf = [0u8; 65536];
+        loop {
+            match self.stream.read(&mut buf) {
+                Ok(0) => return Ok(false),
+                Ok(n) => {
+                    out.bytes += n as u64;
+                    self.rbuf.extend_from_slice(&buf[..n]);
+                    if n < buf.len() {
+                        return Ok(true);
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(true),
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// The next whole packet (payload) from the read buffer.
+    fn next_packet(&mut self) -> Option<(u8, Vec<u8>)> {
+        let f = decode_frame(&self.rbuf, usize::MAX).ok()??;
+        let mut scratch = Vec::new();
+        let p = f.payload(&self.rbuf, &mut scratch).to_vec();
+        self.rbuf.drain(..f.consumed);
+        Some((f.last_seq, p))
+    }
+}
+
+/// What a connection does once logged in.
+#[derive(Debug, Clone)]
+pub enum Job {
+    /// Quit and reconnect (handshake storm).
+    Reconnect,
+    /// Send this query again and again.
+    Query(Vec<u8>),
+}
+
+/// Handles one packet in the login phase; returns Some(true) when logged in.
+fn on_login_packet(
+    c: &mut Client,
+    t: &Target,
+    seq: u8,
+    p: &[u8],
+    out: &mut Outcome,
+) -> Option<bool> {
+    match c.phase {
+        Phase::Greeting => {
+            let Ok(g) = HandshakeV10::decode(p) else {
+                out.error(if p.first() == Some(&0xff) {
+                    "refused"
+                } else {
+                    "bad_greeting"
+                });
+                return None;
+            };
+            c.nonce = g.nonce.clone();
+            let mut caps = cap::LONG_PASSWORD
+                | cap::PROTOCOL_41
+                | cap::SECURE_CONNECTION
+                | cap::PLUGIN_AUTH
+                | cap::TRANSACTIONS
+                | cap::MULTI_RESULTS
+                | cap::MULTI_STATEMENTS;
+            if t.deprecate_eof {
+                caps |= cap::DEPRECATE_EOF;
+            }
+            caps &= g.capabilities | cap::PROTOCOL_41;
+            c.deprecate_eof = caps & cap::DEPRECATE_EOF != 0;
+            let resp = HandshakeResponse41 {
+                capabilities: caps,
+                max_packet: 1 << 30,
+                charset: 45,
+                username: t.user.as_bytes().to_vec(),
+                auth_response: native_scramble(
+                    t.password.as_bytes(),
+                    &g.nonce[..g.nonce.len().min(20)],
+                ),
+                database: None,
+                auth_plugin: Some(b"mysql_native_password".to_vec()),
+                attributes: Vec::new(),
+            };
+            let mut body = Vec::new();
+            resp.encode(&mut body);
+            c.send(seq.wrapping_add(1), &body);
+            c.phase = Phase::Auth;
+            Some(false)
+        }
+        Phase::Auth => match p.first() {
+            Some(0x00) => Some(true),
+            Some(0xff) => {
+                out.error(&format!(
+                    "auth_err_{}",
+                    decode_err(p).map(|e| e.code).unwrap_or(0)
+                ));
+                None
+            }
+            Some(0xfe) => {
+                let Ok(sw) = decode_auth_switch(p) else {
+                    out.error("bad_auth_switch");
+                    return None;
+                };
+                let nonce = &sw.data[..sw.data.len().min(20)];
+                let r = if sw.plugin == b"caching_sha2_password" {
+                    caching_sha2_scramble(t.password.as_bytes(), nonce)
+                } else {
+                    native_scramble(t.password.as_bytes(), nonce)
+                };
+                c.send(seq.wrapping_add(1), &r);
+                Some(false)
+            }
+            Some(0x01) => Some(false), // fast auth success (0x01 0x03): the OK follows
+            _ => {
+                out.error("bad_auth_reply");
+                None
+            }
+        },
+        _ => None,
+    }
+}
+
+/// Runs C connections doing `job` for `secs`; returns counters and latencies
+/// (login latency for Reconnect, query latency for Query).
+pub fn run(t: &Target, conns: usize, secs: f64, job: Job) -> Outcome {
+    let mut out = Outcome::default();
+    let mut poll = Poll::new().expect("poll");
+    let mut events = Events::with_capacity(1024);
+    let mut clients: Vec<Option<Client>> = Vec::with_capacity(conns);
+    let start = Instant::now();
+    let deadline = start + Duration::from_secs_f64(secs);
+    let open = |poll: &Poll, i: usize, out: &mut Outcome| -> Option<Client> {
+        match Client::connect(t.addr) {
+            Ok(mut c) => {
+                poll.registry()
+                    .register(
+                        &mut c.stream,
+                        Token(i),
+                        Interest::READABLE | Interest::WRITABLE,
+                    )
+                    .ok()?;
+                Some(c)
+            }
+            Err(_) => {
+                out.error("connect");
+                None
+            }
+        }
+    };
+    for i in 0..conns {
+        let c = open(&poll, i, &mut out);
+        clients.push(c);
+    }
+    while Instant::now() < deadline {
+        if poll
+            .poll(&mut events, Some(Duration::from_millis(50)))
+            .is_err()
+        {
+            continue;
+        }
+        let ready: Vec<usize> = events.iter().map(|e| e.token().0).collect();
+        for i in ready {
+            let mut reopen = false;
+            {
+                let Some(c) = clients.get_mut(i).and_then(|c| c.as_mut()) else {
+                    continue;
+                };
+                let alive = match c.fill(&mut out) {
+                    Ok(a) => a,
+                    Err(_) => {
+                        out.error("read");
+                        false
+                    }
+                };
+                while let Some((seq, p)) = c.next_packet() {
+                    match c.phase {
+                        Phase::Greeting | Phase::Auth => {
+                            match on_login_packet(c, t, seq, &p, &mut out) {
+                                Some(true) => match &job {
+                                    Job::Reconnect => {
+                                        out.ops += 1;
+                                        out.lat_us.push(c.started.elapsed().as_micros() as u32);
+                                        c.send(0, &[0x01]); // COM_QUIT
+                                        let _ = c.flush();
+                                        c.phase = Phase::Closed;
+                                        reopen = true;
+                                        break;
+                                    }
+                                    Job::Query(q) => {
+                                        c.phase = Phase::Query;
+                                        c.result = ResultReader::new(c.deprecate_eof);
+                                        c.started = Instant::now();
+                                        let q = q.clone();
+                                        c.send(0, &q);
+                                    }
+                                },
+                                Some(false) => {}
+                                None => {
+                                    c.phase = Phase::Closed;
+                                    reopen = true;
+                                    break;
+                                }
+                            }
+                        }
+                        Phase::Query => match c.result.feed(&p) {
+                            Step::More => {}
+                            Step::Done => {
+                                out.ops += 1;
+                                out.rows += c.result.rows;
+                                out.lat_us.push(c.started.elapsed().as_micros() as u32);
+                                if let Job::Query(q) = &job {
+                                    c.result = ResultReader::new(c.deprecate_eof);
+                                    c.started = Instant::now();
+                                    let q = q.clone();
+                                    c.send(0, &q);
+                                }
+                            }
+                            Step::Error(code) => {
+                                out.error(&format!("query_err_{code}"));
+                                c.result = ResultReader::new(c.deprecate_eof);
+                                if let Job::Query(q) = &job {
+                                    c.started = Instant::now();
+                                    let q = q.clone();
+                                    c.send(0, &q);
+                                }
+                            }
+                        },
+                        Phase::Ready | Phase::Closed => {}
+                    }
+                }
+                if c.phase != Phase::Closed {
+                    if c.flush().is_err() {
+                        out.error("write");
+                        reopen = true;
+                    } else if !alive {
+                        out.error("closed_by_server");
+                        reopen = true;
+                    }
+                }
+            }
+            if reopen {
+                if let Some(mut old) = clients[i].take() {
+                    let _ = poll.registry().deregister(&mut old.stream);
+                }
+                if Instant::now() < deadline {
+                    clients[i] = open(&poll, i, &mut out);
+                }
+            }
+        }
+    }
+    out.secs = start.elapsed().as_secs_f64();
+    out
+}
+
+/// Handshake storm.
+pub fn handshake(t: &Target, conns: usize, secs: f64) -> Outcome {
+    run(t, conns, secs, Job::Reconnect)
+}
+
+/// Back-to-back queries on C connections.
+pub fn query(t: &Target, conns: usize, secs: f64, sql: &str) -> Outcome {
+    let mut q = vec![0x03];
+    q.extend_from_slice(sql.as_bytes());
+    run(t, conns, secs, Job::Query(q))
+}
+
+/// One connection reading one (big) answer.
+pub fn big(t: &Target, sql: &str, timeout: f64) -> Outcome {
+    let mut out = Outcome::default();
+    let start = Instant::now();
+    let Some(mut s) = login_blocking(t, &mut out) else {
+        out.secs = start.elapsed().as_secs_f64();
+        return out;
+    };
+    let (mut stream, deprecate) = s.take();
+    let t0 = Instant::now();
+    let mut q = vec![0x03];
+    q.extend_from_slice(sql.as_bytes());
+    let mut w = Vec::new();
+    let mut seq = 0;
+    packet::write_packet(&mut w, &mut seq, &q);
+    if std::io::Write::write_all(&mut stream, &w).is_err() {
+        out.error("write");
+        return out;
+    }
+    let mut reader = ResultReader::new(deprecate);
+    let mut rbuf: Vec<u8> = Vec::with_capacity(1 << 20);
+    let mut buf = vec![0u8; 1 << 20];
+    let mut pos = 0;
+    let _ = stream.set_read_timeout(Some(Duration::from_secs_f64(timeout)));
+    'outer: loop {
+        let n = match std::io::Read::read(&mut stream, &mut buf) {
+            Ok(0) | Err(_) => {
+                out.error("read");
+                break;
+            }
+            Ok(n) => n,
+        };
+        out.bytes += n as u64;
+        rbuf.extend_from_slice(&buf[..n]);
+        while let Ok(Some(f)) = decode_frame(&rbuf[pos..], usize::MAX) {
+            let mut scratch = Vec::new();
+            let p = f.payload(&rbuf[pos..], &mut scratch);
+            let step = reader.feed(p);
+            pos += f.consumed;
+            match step {
+                Step::More => {}
+                Step::Done => {
+                    out.ops = 1;
+                    break 'outer;
+                }
+                Step::Error(code) => {
+                    out.error(&format!("query_err_{code}"));
+                    break 'outer;
+                }
+            }
+        }
+        rbuf.drain(..pos);
+        pos = 0;
+    }
+    out.rows = reader.rows;
+    out.secs = t0.elapsed().as_secs_f64();
+    out.lat_us.push((out.secs * 1e6) as u32);
+    out
+}
+
+/// A logged-in blocking connection.
+pub struct Blocking {
+    stream: Option<std::net::TcpStream>,
+    deprecate_eof: bool,
+}
+
+impl Blocking {
+    fn take(&mut self) -> (std::net::TcpStream, bool) {
+        (self.stream.take().expect("stream"), self.deprecate_eof)
+    }
+}
+
+fn read_one(s: &mut std::net::TcpStream, buf: &mut Vec<u8>) -> Option<(u8, Vec<u8>)> {
+    loop {
+        if let Ok(Some(f)) = decode_frame(buf, usize::MAX) {
+            let mut scratch = Vec::new();
+            let p = f.payload(buf, &mut scratch).to_vec();
+            buf.drain(..f.consumed);
+            return Some((f.last_seq, p));
+        }
+        let mut chunk = [0u8; 16384];
+        match std::io::Read::read(s, &mut chunk) {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+}
+
+/// Logs in with a blocking socket (for `big`, `idle` and `startup`).
+pub fn login_blocking(t: &Target, out: &mut Outcome) -> Option<Blocking> {
+    let mut s = match std::net::TcpStream::connect(t.addr) {
+        Ok(s) => s,
+        Err(_) => {
+            out.error("connect");
+            return None;
+        }
+    };
+    let _ = s.set_nodelay(true);
+    let _ = s.set_read_timeout(Some(Duration::from_secs(30)));
+    let mut c_stream = s.try_clone().ok()?;
+    let mut buf = Vec::new();
+    // reuse the non-blocking state machine's logic on a blocking socket
+    let dummy = TcpStream::from_std(c_stream.try_clone().ok()?);
+    let mut c = Client {
+        stream: dummy,
+        phase: Phase::Greeting,
+        rbuf: Vec::new(),
+        wbuf: Vec::new(),
+        nonce: Vec::new(),
+        deprecate_eof: false,
+        started: Instant::now(),
+        result: ResultReader::default(),
+    };
+    loop {
+        let (seq, p) = match read_one(&mut s, &mut buf) {
+            Some(x) => x,
+            None => {
+                out.error("closed_by_server");
+                return None;
+            }
+        };
+        match on_login_packet(&mut c, t, seq, &p, out) {
+            Some(true) => {
+                return Some(Blocking {
+                    stream: Some(s),
+                    deprecate_eof: c.deprecate_eof,
+                })
+            }
+            Some(false) => {
+                if std::io::Write::write_all(&mut c_stream, &c.wbuf).is_err() {
+                    out.error("write");
+                    return None;
+                }
+                c.wbuf.clear();
+            }
+            None => return None,
+        }
+    }
+}
+
+/// Sends `sql` on a logged-in blocking connection and reads the whole answer.
+pub fn query_blocking(b: &mut Blocking, sql: &str) -> Result<u64, String> {
+    let s = b.stream.as_mut().ok_or("no stream")?;
+    let mut q = vec![0x03];
+    q.extend_from_slice(sql.as_bytes());
+    let mut w = Vec::new();
+    let mut seq = 0;
+    packet::write_packet(&mut w, &mut seq, &q);
+    std::io::Write::write_all(s, &w).map_err(|e| e.to_string())?;
+    let mut reader = ResultReader::new(b.deprecate_eof);
+    let mut buf = Vec::new();
+    loop {
+        let (_, p) = read_one(s, &mut buf).ok_or("closed")?;
+        match reader.feed(&p) {
+            Step::More => {}
+            Step::Done => return Ok(reader.rows),
+            Step::Error(code) => return Err(format!("error {code}")),
+        }
+    }
+}
+
+/// Resident memory of a process in bytes (from /proc/PID/status).
+pub fn rss(pid: u32) -> Option<u64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = s.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// Idle: open N logged-in connections, read the server's RSS, then one query
+/// on every connection. Returns the outcome with `ops` = answered queries and
+/// (rss_before, rss_after) in bytes.
+pub fn idle(t: &Target, n: usize, server_pid: u32) -> (Outcome, u64, u64, usize) {
+    let mut out = Outcome::default();
+    let start = Instant::now();
+    let before = rss(server_pid).unwrap_or(0);
+    let mut conns = Vec::with_capacity(n);
+    for _ in 0..n {
+        match login_blocking(t, &mut out) {
+            Some(c) => conns.push(c),
+            None => {
+                if out.error_count() > 50 {
+                    break;
+                }
+            }
+        }
+    }
+    let opened = conns.len();
+    std::thread::sleep(Duration::from_secs(1));
+    let after = rss(server_pid).unwrap_or(0);
+    // one query on every connection: pipelined send, then read
+    for c in conns.iter_mut() {
+        let s = c.stream.as_mut().expect("stream");
+        let mut w = Vec::new();
+        let mut seq = 0;
+        packet::write_packet(&mut w, &mut seq, b"\x03SELECT 1");
+        if std::io::Write::write_all(s, &w).is_err() {
+            out.error("write");
+        }
+    }
+    for c in conns.iter_mut() {
+        let deprecate = c.deprecate_eof;
+        let s = c.stream.as_mut().expect("stream");
+        let mut reader = ResultReader::new(deprecate);
+        let mut buf = Vec::new();
+        loop {
+            match read_one(s, &mut buf) {
+                None => {
+                    out.error("closed");
+                    break;
+                }
+                Some((_, p)) => match reader.feed(&p) {
+                    Step::More => {}
+                    Step::Done => {
+                        out.ops += 1;
+                        break;
+                    }
+                    Step::Error(code) => {
+                        out.error(&format!("query_err_{code}"));
+                        break;
+                    }
+                },
+            }
+        }
+    }
+    out.secs = start.elapsed().as_secs_f64();
+    (out, before, after, opened)
+}
+
+/// Startup: spawns `cmd` (split on spaces), polls until a login succeeds;
+/// returns (outcome, idle RSS after login, milliseconds from exec to login).
+pub fn startup(t: &Target, cmd: &str) -> (Outcome, u64, f64) {
+    let mut out = Outcome::default();
+    let mut parts = cmd.split_whitespace();
+    let Some(prog) = parts.next() else {
+        out.error("no_command");
+        return (out, 0, 0.0);
+    };
+    let t0 = Instant::now();
+    let mut child = match std::process::Command::new(prog)
+        .args(parts)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+    {
+        Ok(c) => c,
+        Err(_) => {
+            out.error("spawn");
+            return (out, 0, 0.0);
+        }
+    };
+    let mut ms = 0.0;
+    let deadline = t0 + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        let mut scratch = Outcome::default();
+        if let Some(mut b) = login_blocking(t, &mut scratch) {
+            ms = t0.elapsed().as_secs_f64() * 1e3;
+            out.ops = 1;
+            let _ = query_blocking(&mut b, "SELECT 1");
+            break;
+        }
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    if out.ops == 0 {
+        out.error("never_answered");
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let rss = rss(child.id()).unwrap_or(0);
+    let _ = child.kill();
+    let _ = child.wait();
+    out.secs = t0.elapsed().as_secs_f64();
+    (out, rss, ms)
+}

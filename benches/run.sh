@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# make bench: understudy side by side with a real MariaDB started here.
+# Every rep runs every workload against both servers (interleaved), servers on
+# core 0 and the load generator on core 1; medians and per-rep ratios are
+# reported as a table and as JSON (bench-results/latest.json).
+#   BENCH_QUICK=1   one short rep (a smoke run)
+#   BENCH_REPS=N    reps (default 3)   BENCH_SECS=S  seconds per measurement (default 3)
+set -euo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$HERE"
+REPS=${BENCH_REPS:-3}; SECS=${BENCH_SECS:-3}
+if [ "${BENCH_QUICK:-0}" = 1 ]; then REPS=1; SECS=1; fi
+OUT="$HERE/bench-results"; mkdir -p "$OUT"; RAW="$OUT/raw.jsonl"; : >"$RAW"
+export DEBIAN_FRONTEND=noninteractive
+
+# --- what the bench needs -----------------------------------------------------
+if ! command -v mariadbd >/dev/null; then
+  apt-get update -qq && apt-get install -y -qq mariadb-server mariadb-client >/dev/null
+fi
+command -v taskset >/dev/null || apt-get install -y -qq util-linux >/dev/null
+cargo build --release --benches >/dev/null 2>&1 || cargo build --release --benches
+cargo build --release >/dev/null
+LG=$(ls -t target/release/deps/loadgen-* | grep -v '\.d$' | head -1)
+US="$HERE/target/release/understudy"
+ulimit -n "$(ulimit -Hn)"
+# A handshake storm opens tens of thousands of connections: widen the ephemeral
+# port range so the client does not run out (loopback only; best effort).
+sysctl -qw net.ipv4.ip_local_port_range="15000 65000" 2>/dev/null || true
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() { for _ in $(seq 1 300); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.1; done; echo "port $1 never opened"; exit 1; }
+
+TMP=$(mktemp -d -t understudy-bench.XXXXXX)
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$TMP"; }
+trap cleanup EXIT
+
+# --- MariaDB on a private datadir ---------------------------------------------
+echo "== starting MariaDB (private datadir, 70-row and 1,000,000-row tables)"
+MPORT=$(free_port)
+mariadb-install-db --no-defaults --user=root --datadir="$TMP/mdb" --auth-root-authentication-method=normal >/dev/null 2>&1
+taskset -c 0 mariadbd --no-defaults --user=root --datadir="$TMP/mdb" --socket="$TMP/mdb.sock" \
+  --port="$MPORT" --bind-address=127.0.0.1 --skip-name-resolve --max-connections=20000 \
+  --thread-cache-size=512 --innodb-buffer-pool-size=512M --skip-log-bin >"$TMP/mdb.log" 2>&1 &
+MPID=$!; PIDS+=("$MPID")
+wait_port "$MPORT"
+mariadb --no-defaults -S "$TMP/mdb.sock" -uroot <<'SQL'
+CREATE USER 'u'@'%' IDENTIFIED BY 'p';
+GRANT ALL ON *.* TO 'u'@'%';
+CREATE DATABASE IF NOT EXISTS test;
+USE test;
+CREATE TABLE test.dbs (name VARCHAR(16));
+INSERT INTO test.dbs SELECT CONCAT('db_', seq) FROM seq_1_to_70;
+CREATE TABLE test.big (id INT, name VARCHAR(32), val BIGINT);
+INSERT INTO test.big SELECT seq, CONCAT('row-', seq), CAST((seq * 7919) % 100003 AS SIGNED) - 50000 FROM seq_1_to_1000000;
+SQL
+
+# --- understudy: built-in answers, and the big script -------------------------
+UPORT=$(free_port)
+taskset -c 0 "$US" --port "$UPORT" >"$TMP/us.log" 2>&1 &
+UPID=$!; PIDS+=("$UPID")
+ULPORT=$(free_port)
+taskset -c 0 "$US" --port "$ULPORT" --lua-script benches/big.lua >"$TMP/usl.log" 2>&1 &
+ULPID=$!; PIDS+=("$ULPID")
+wait_port "$UPORT"; wait_port "$ULPORT"
+
+lg() { taskset -c 1 "$LG" "$@" >>"$RAW" || echo "{\"workload\":\"failed\",\"label\":\"$*\"}" >>"$RAW"; }
+
+for rep in $(seq 1 "$REPS"); do
+  echo "== rep $rep/$REPS"
+  for server in understudy mariadb; do
+    if [ $server = understudy ]; then P=$UPORT; ROWS="SHOW DATABASES"; BP=$ULPORT; BIG="SELECT * FROM big"
+    else P=$MPORT; ROWS="SELECT name FROM test.dbs"; BP=$MPORT; BIG="SELECT * FROM test.big"; fi
+    for c in 1 50 500; do lg handshake --port "$P" --conns "$c" --secs "$SECS" --label "$server|rep$rep|handshake_c$c"; done
+    lg query --port "$P" --conns 50 --secs "$SECS" --sql "SELECT 1" --label "$server|rep$rep|select1_c50"
+    lg query --port "$P" --conns 50 --secs "$SECS" --sql "$ROWS" --label "$server|rep$rep|rows70_c50"
+    lg big --port "$BP" --sql "$BIG" --label "$server|rep$rep|big_1m"
+  done
+done
+
+echo "== idle connections (server RSS per connection) and the most connections held"
+for n in 1000 10000; do
+  lg idle --port "$UPORT" --conns "$n" --server-pid "$UPID" --label "understudy|rep1|idle_$n"
+  lg idle --port "$MPORT" --conns "$n" --server-pid "$MPID" --label "mariadb|rep1|idle_$n"
+done
+kill "$UPID"; wait "$UPID" 2>/dev/null || true
+UPORT2=$(free_port)
+taskset -c 0 "$US" --port "$UPORT2" >"$TMP/us2.log" 2>&1 &
+UPID2=$!; PIDS+=("$UPID2"); wait_port "$UPORT2"
+lg idle --port "$UPORT2" --conns 19000 --server-pid "$UPID2" --label "understudy|rep1|max_conns"
+
+echo "== startup"
+for rep in $(seq 1 "$REPS"); do
+  SP=$(free_port)
+  lg startup --port "$SP" --server-cmd "$US --port $SP" --label "understudy|rep$rep|startup"
+done
+
+python3 - "$RAW" "$OUT/latest.json" <<'PY'
+import json, statistics, sys
+raw, out = sys.argv[1], sys.argv[2]
+rows = [json.loads(l) for l in open(raw) if l.strip()]
+data = {}
+for r in rows:
+    if "label" not in r or r.get("workload") == "failed" or r["label"].count("|") != 2:
+        continue
+    server, rep, key = r["label"].split("|")
+    data.setdefault(key, {}).setdefault(server, {})[rep] = r
+def metric(key, r):
+    if key.startswith("big"): return r["rows_per_sec"]
+    if key.startswith("idle") or key == "max_conns": return r.get("bytes_per_conn", 0)
+    if key == "startup": return r.get("startup_ms", 0)
+    return r["ops_per_sec"]
+def med(xs): return statistics.median(xs) if xs else None
+targets = {"handshake_c50": ("x MariaDB", 1.5), "handshake_c500": ("x MariaDB", 1.5), "select1_c50": ("x MariaDB", 1.2),
+           "rows70_c50": ("x MariaDB", 4.0), "big_1m": ("x MariaDB", 3.0)}
+units = {"big_1m": "rows/s", "idle_1000": "B/conn", "idle_10000": "B/conn", "max_conns": "B/conn", "startup": "ms"}
+table, result = [], {}
+for key in ["handshake_c1", "handshake_c50", "handshake_c500", "select1_c50", "rows70_c50", "big_1m", "idle_1000", "idle_10000", "max_conns", "startup"]:
+    d = data.get(key, {})
+    u, m = d.get("understudy", {}), d.get("mariadb", {})
+    uv = med([metric(key, r) for r in u.values()])
+    mv = med([metric(key, r) for r in m.values()])
+    ratios = [metric(key, u[rep]) / metric(key, m[rep]) for rep in u if rep in m and metric(key, m[rep])]
+    ratio = med(ratios)
+    errs = sum(r.get("errors", 0) for r in u.values())
+    extra = ""
+    if key.startswith("handshake"):
+        p99 = med([r["p99_us"] for r in u.values()]); extra = f"p99 {p99/1000:.1f} ms, errors {errs}"
+    if key == "max_conns" and u:
+        r = list(u.values())[0]; extra = f"{r.get('opened')} opened, {r.get('ops')} answered"
+    if key.startswith("idle") and m:
+        extra = f"MariaDB {med([r.get('bytes_per_conn', 0) for r in m.values()]):.0f} B/conn"
+    if key == "startup" and u:
+        extra = f"idle RSS {med([r.get('idle_rss', 0) for r in u.values()])/1048576:.2f} MiB"
+    tgt = targets.get(key)
+    ok = "" if not tgt or ratio is None else ("PASS" if ratio >= tgt[1] else "below")
+    result[key] = {"understudy": uv, "mariadb": mv, "ratio": ratio, "unit": units.get(key, "ops/s"), "note": extra,
+                   "target": f">= {tgt[1]}{tgt[0]}" if tgt else ""}
+    table.append((key, uv, mv, ratio, units.get(key, "ops/s"), f"{('>= %s%s' % (tgt[1], tgt[0])) if tgt else ''} {ok}".strip(), extra))
+fmt = lambda v: "-" if v is None else (f"{v:,.0f}" if v >= 100 else f"{v:.2f}")
+print(f"\n{'workload':<16}{'understudy':>14}{'MariaDB':>14}{'ratio':>8}  {'unit':<8}{'target':<22}note")
+for k, uv, mv, ratio, unit, tgt, extra in table:
+    print(f"{k:<16}{fmt(uv):>14}{fmt(mv):>14}{('-' if ratio is None else f'{ratio:.2f}'):>8}  {unit:<8}{tgt:<22}{extra}")
+json.dump(result, open(out, "w"), indent=1)
+print(f"\n(JSON: {out}; raw runs: {raw})")
+PY
