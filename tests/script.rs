@@ -692,3 +692,49 @@ fn read_query_can_answer_change_user() {
         .unwrap();
     assert_eq!((u.as_str(), db.as_str()), ("anyone@%", "db_9"));
 }
+
+#[test]
+fn cached_responses_are_encoded_once_and_replayed() {
+    let server = start(
+        "cache",
+        r#"
+        function read_query(packet)
+            local q = packet:sub(2)
+            if q == "cached" then
+                if not proxy.global.r then
+                    proxy.global.builds = (proxy.global.builds or 0) + 1
+                    proxy.global.r = { type = proxy.MYSQLD_PACKET_OK, cache = true, resultset = {
+                        fields = { { name = "n", type = proxy.MYSQL_TYPE_LONG }, { name = "s" } },
+                        rows = { { 1, "one" }, { 2, "two" } } } }
+                else
+                    -- the contract of cache = true: the table does not change; if it
+                    -- does anyway, the first encoding is what clients keep getting
+                    proxy.global.r.resultset.rows[1][2] = "changed"
+                end
+                proxy.response = proxy.global.r
+                return proxy.PROXY_SEND_RESULT
+            end
+        end
+        "#,
+    );
+    let mut a = conn(&server);
+    let mut b = conn(&server);
+    for i in 0..3 {
+        let c = if i == 1 { &mut b } else { &mut a };
+        let rows: Vec<(i64, String)> = c.query("cached").unwrap();
+        assert_eq!(rows, vec![(1, "one".into()), (2, "two".into())]);
+    }
+    // inside a transaction the status flags of the copy follow the session
+    let mut s = common::login(&server, "u", "p");
+    common::query(&mut s, "BEGIN");
+    let answer = common::query(&mut s, "cached");
+    let end = answer.last().unwrap();
+    let st = understudy::protocol::response::decode_ok(end)
+        .unwrap()
+        .status;
+    assert_eq!(
+        st & 0x0001,
+        0x0001,
+        "SERVER_STATUS_IN_TRANS patched into the cached bytes"
+    );
+}

@@ -306,7 +306,8 @@ impl Builtin {
         };
         match rest {
             [k] if k.is("DATABASES") || k.is("SCHEMAS") => {
-                self.show_databases.write(enc, st);
+                // invariant: built with both framings in Builtin::new
+                let _ = self.show_databases.write(enc, st);
                 Ok(())
             }
             [k, filter @ ..] if k.is("VARIABLES") => {

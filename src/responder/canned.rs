@@ -13,17 +13,36 @@ use crate::protocol::response::{is_eof, Encoder};
 /// One framing of a canned answer.
 #[derive(Debug, Clone)]
 struct Variant {
+    /// Packets numbered from sequence id 1.
     bytes: Vec<u8>,
     /// Offsets of the 2-byte status fields of EOF/OK terminators.
     status_at: Vec<usize>,
+    /// Physical packets in `bytes` (mod 256): how far the sequence advances.
+    packets: u8,
+    /// The status flags written in `bytes`.
+    status: u16,
+}
+
+impl Variant {
+    fn new(mut bytes: Vec<u8>, first_seq: u8, status: u16) -> Variant {
+        if first_seq != 1 {
+            let mut s = 1;
+            packet::renumber(&mut bytes, &mut s);
+        }
+        Variant {
+            status_at: status_offsets(&bytes),
+            packets: packet_count(&bytes),
+            bytes,
+            status,
+        }
+    }
 }
 
 /// A pre-encoded answer.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Canned {
-    classic: Variant,
-    deprecate_eof: Variant,
-    status: u16,
+    classic: Option<Variant>,
+    deprecate_eof: Option<Variant>,
 }
 
 impl Canned {
@@ -34,28 +53,56 @@ impl Canned {
             let mut bytes = Vec::new();
             let mut enc = Encoder::new(&mut bytes, 1, caps);
             f(&mut enc, status);
-            let status_at = status_offsets(&bytes);
-            Variant { bytes, status_at }
+            Some(Variant::new(bytes, 1, status))
         };
         Canned {
             classic: make(cap::PROTOCOL_41),
             deprecate_eof: make(cap::PROTOCOL_41 | cap::DEPRECATE_EOF),
-            status,
         }
     }
 
+    /// Keeps an answer that was just encoded (packets numbered from
+    /// `first_seq`, with `status`) for one framing, to be copied from now on.
+    pub fn record(&mut self, deprecate_eof: bool, bytes: Vec<u8>, first_seq: u8, status: u16) {
+        let v = Some(Variant::new(bytes, first_seq, status));
+        if deprecate_eof {
+            self.deprecate_eof = v;
+        } else {
+            self.classic = v;
+        }
+    }
+
+    /// True when the framing `enc` needs is there.
+    pub fn has(&self, deprecate_eof: bool) -> bool {
+        if deprecate_eof {
+            self.deprecate_eof.is_some()
+        } else {
+            self.classic.is_some()
+        }
+    }
+
+    /// Bytes held (both framings).
+    pub fn size(&self) -> usize {
+        [&self.classic, &self.deprecate_eof]
+            .iter()
+            .map(|v| v.as_ref().map_or(0, |v| v.bytes.len()))
+            .sum()
+    }
+
     /// Appends the answer to `enc`, with `status` and `enc`'s sequence ids.
-    pub fn write(&self, enc: &mut Encoder<'_>, status: u16) {
+    /// False (and nothing written) when this framing was never recorded.
+    pub fn write(&self, enc: &mut Encoder<'_>, status: u16) -> bool {
         let v = if enc.deprecate_eof() {
             &self.deprecate_eof
         } else {
             &self.classic
         };
+        let Some(v) = v else { return false };
         let seq = enc.seq;
         let out = enc.raw();
         let at = out.len();
         out.extend_from_slice(&v.bytes);
-        if status != self.status {
+        if status != v.status {
             let [lo, hi] = status.to_le_bytes();
             for &o in &v.status_at {
                 out[at + o] = lo;
@@ -64,11 +111,12 @@ impl Canned {
         }
         let mut next = seq;
         if seq == 1 {
-            next = seq.wrapping_add(packet_count(&v.bytes));
+            next = seq.wrapping_add(v.packets);
         } else {
             packet::renumber(&mut out[at..], &mut next);
         }
         enc.seq = next;
+        true
     }
 }
 
@@ -131,7 +179,7 @@ mod tests {
                 ] {
                     let mut out = Vec::new();
                     let mut enc = Encoder::new(&mut out, seq, caps);
-                    c.write(&mut enc, st);
+                    assert!(c.write(&mut enc, st));
                     let s = enc.seq;
                     assert_eq!(
                         (out, s),
@@ -141,5 +189,34 @@ mod tests {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod record_tests {
+    use super::*;
+    use crate::protocol::consts::{coltype, status};
+    use crate::protocol::response::ColumnDef;
+
+    #[test]
+    fn a_recorded_answer_replays_in_its_framing_only() {
+        let caps = cap::PROTOCOL_41 | cap::DEPRECATE_EOF;
+        let mut first = Vec::new();
+        let mut enc = Encoder::new(&mut first, 3, caps);
+        enc.columns(&[ColumnDef::new(b"a", coltype::LONG)], status::AUTOCOMMIT);
+        enc.row([Some(&b"1"[..])]);
+        enc.end(0, status::AUTOCOMMIT);
+        let after = enc.seq;
+        let mut c = Canned::default();
+        assert!(!c.has(true));
+        c.record(true, first.clone(), 3, status::AUTOCOMMIT);
+        let mut again = Vec::new();
+        let mut enc = Encoder::new(&mut again, 3, caps);
+        assert!(c.write(&mut enc, status::AUTOCOMMIT));
+        let seq = enc.seq;
+        assert_eq!((again, seq), (first, after));
+        let mut classic = Vec::new();
+        assert!(!c.write(&mut Encoder::new(&mut classic, 1, cap::PROTOCOL_41), 0));
+        assert!(classic.is_empty());
     }
 }

@@ -337,7 +337,9 @@ impl EventLoop {
                 // The listener's address is the connection's local address unless
                 // it listens on a wildcard: only then ask the kernel (one syscall
                 // less per handshake in the common case).
-                Stream::Tcp(_) if !self.local_addr.ip().is_unspecified() => Peer::Tcp(self.local_addr),
+                Stream::Tcp(_) if !self.local_addr.ip().is_unspecified() => {
+                    Peer::Tcp(self.local_addr)
+                }
                 Stream::Tcp(s) => s.local_addr().map(Peer::Tcp).unwrap_or(Peer::Unix),
                 Stream::Unix(_) => Peer::Unix,
             };

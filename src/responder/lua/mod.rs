@@ -18,6 +18,7 @@ mod modules;
 mod response;
 
 use super::builtin::{is_session_setting, Builtin};
+use super::canned::Canned;
 use super::session::{Peer, Session};
 use super::{AuthDecision, Outcome, Responder};
 use crate::protocol::consts::com;
@@ -67,7 +68,14 @@ pub struct LuaResponder {
     all_queries: bool,
     /// Session revision last mirrored into each connection's `client` table.
     synced: HashMap<u32, u32>,
+    /// Encoded `cache = true` resultsets by table identity, with the table pinned.
+    cache: HashMap<usize, (Canned, mlua::RegistryKey)>,
+    /// Bytes held by `cache`.
+    cache_bytes: usize,
 }
+
+/// Most bytes of encoded answers the response cache keeps.
+const CACHE_LIMIT: usize = 1 << 30;
 
 /// Why a script could not be loaded.
 #[derive(Debug)]
@@ -152,6 +160,8 @@ impl LuaResponder {
             last_check: Instant::now(),
             all_queries,
             synced: HashMap::new(),
+            cache: HashMap::new(),
+            cache_bytes: 0,
         };
         // Run the chunk once in a throwaway environment: errors at load time
         // (a call to a missing function at top level, say) surface now.
@@ -172,6 +182,52 @@ impl LuaResponder {
         self.script.chunk.set_environment(env.clone())?;
         self.with_budget(|| self.script.chunk.call::<()>(()))?;
         Ok(env)
+    }
+
+    /// Sends `proxy.response`; a resultset marked `cache = true` is encoded once
+    /// per framing and copied from then on, for as long as the script hands back
+    /// the same table (kept alive here so that its identity stays unique).
+    fn send_cached(
+        &mut self,
+        env: &Table,
+        s: &Session,
+        enc: &mut Encoder<'_>,
+    ) -> Result<Outcome, String> {
+        let Some(r) = response::cacheable(env) else {
+            return response::send(&self.lua, env, s, enc);
+        };
+        let key = r.to_pointer() as usize;
+        let deprecate = enc.deprecate_eof();
+        if let Some((canned, _)) = self.cache.get(&key) {
+            if canned.has(deprecate) {
+                let outcome = response::outcome(env, &r)?;
+                canned.write(enc, s.status());
+                return Ok(outcome);
+            }
+        }
+        let first_seq = enc.seq;
+        let mark = enc.raw().len();
+        let outcome = response::send(&self.lua, env, s, enc)?;
+        let bytes = enc.raw()[mark..].to_vec();
+        if self.cache_bytes + bytes.len() > CACHE_LIMIT {
+            warn!(
+                "lua: response cache full ({CACHE_LIMIT} bytes): not caching another {} bytes",
+                bytes.len()
+            );
+            return Ok(outcome);
+        }
+        self.cache_bytes += bytes.len();
+        if !self.cache.contains_key(&key) {
+            let pin = self
+                .lua
+                .create_registry_value(r)
+                .map_err(|e| e.to_string())?;
+            self.cache.insert(key, (Canned::default(), pin));
+        }
+        if let Some((canned, _)) = self.cache.get_mut(&key) {
+            canned.record(deprecate, bytes, first_seq, s.status());
+        }
+        Ok(outcome)
     }
 
     /// Mirrors user and database into `proxy.connection.client` when they changed.
@@ -223,6 +279,9 @@ impl LuaResponder {
             Ok(s) => {
                 info!("lua: reloaded {}", s.path.display());
                 self.script = s;
+                // a new script may build other answers: forget the old encodings
+                self.cache.clear();
+                self.cache_bytes = 0;
             }
             Err(e) => {
                 error!(
@@ -346,7 +405,7 @@ impl Responder for LuaResponder {
             return Outcome::default(); // the client is gone: nothing is sent
         }
         match decision {
-            Ok(Some(v)) if is_send_result(&v) => match response::send(&self.lua, &env, s, enc) {
+            Ok(Some(v)) if is_send_result(&v) => match self.send_cached(&env, s, enc) {
                 Ok(outcome) => outcome,
                 Err(e) => {
                     warn!(

@@ -166,9 +166,9 @@ pub fn auth_decision(env: &Table) -> Result<AuthDecision, String> {
     }
 }
 
-/// Writes the answer a `read_query` returned PROXY_SEND_RESULT with.
-pub fn send(lua: &Lua, env: &Table, s: &Session, enc: &mut Encoder<'_>) -> Result<Outcome, String> {
-    let r = response_table(env)?;
+/// What to do around the answer: `proxy.connection.connection_close` and the
+/// `delay` extension.
+pub fn outcome(env: &Table, r: &Table) -> Result<Outcome, String> {
     let mut outcome = Outcome::default();
     if let Some(conn) = api::connection_of(env).map_err(|e| e.to_string())? {
         outcome.close = matches!(
@@ -184,6 +184,22 @@ pub fn send(lua: &Lua, env: &Table, s: &Session, enc: &mut Encoder<'_>) -> Resul
         }
         other => return Err(format!("delay must be a number of seconds, not {other:?}")),
     };
+    Ok(outcome)
+}
+
+/// `proxy.response` when it is a resultset the script marked `cache = true`
+/// (understudy's extension: "this table will not change"), else None.
+pub fn cacheable(env: &Table) -> Option<Table> {
+    let r = api::response_of(env).ok()??;
+    let marked = matches!(r.raw_get::<Value>("cache"), Ok(Value::Boolean(true)));
+    let resultset = matches!(r.raw_get::<Value>("resultset"), Ok(Value::Table(_)));
+    (marked && resultset && response_type(&r).ok() == Some(OK)).then_some(r)
+}
+
+/// Writes the answer a `read_query` returned PROXY_SEND_RESULT with.
+pub fn send(lua: &Lua, env: &Table, s: &Session, enc: &mut Encoder<'_>) -> Result<Outcome, String> {
+    let r = response_table(env)?;
+    let mut outcome = outcome(env, &r)?;
     let status = s.status();
     match response_type(&r)? {
         OK => match r.raw_get::<Value>("resultset").map_err(|e| e.to_string())? {
@@ -282,7 +298,7 @@ fn resultset(lua: &Lua, rs: &Table, enc: &mut Encoder<'_>, status: u16) -> Resul
     let r = (|| {
         enc.columns(&cols, status);
         if let Some(rows) = rows {
-            let mut cells: Vec<Option<mlua::String>> = Vec::with_capacity(n);
+            let mut cells: Vec<Cell> = Vec::with_capacity(n);
             for i in 1..=rows.raw_len() {
                 let row: Table = match rows.raw_get::<Value>(i).map_err(|e| e.to_string())? {
                     Value::Table(t) => t,
@@ -303,15 +319,19 @@ fn resultset(lua: &Lua, rs: &Table, enc: &mut Encoder<'_>, status: u16) -> Resul
                 for j in 1..=n {
                     let v: Value = row.raw_get(j).map_err(|e| e.to_string())?;
                     cells.push(match v {
-                        Value::Nil => None,
-                        Value::String(s) => Some(s),
-                        Value::Integer(_) | Value::Number(_) => {
-                            lua.coerce_string(v).map_err(|e| e.to_string())?
+                        Value::Nil => Cell::Null,
+                        Value::String(s) => Cell::Str(s),
+                        Value::Integer(k) => Cell::Int(k),
+                        Value::Number(x) if x.fract() == 0.0 && x.abs() < 1e14 => {
+                            Cell::Int(x as i64)
                         }
-                        Value::Boolean(b) => Some(
-                            lua.create_string(if b { "1" } else { "0" })
-                                .map_err(|e| e.to_string())?,
-                        ),
+                        Value::Number(_) => {
+                            match lua.coerce_string(v).map_err(|e| e.to_string())? {
+                                Some(s) => Cell::Str(s),
+                                None => Cell::Null,
+                            }
+                        }
+                        Value::Boolean(b) => Cell::Int(i64::from(b)),
                         other => {
                             return Err(format!(
                                 "rows[{i}][{j}] must be a string, number or nil, not a {}",
@@ -323,8 +343,9 @@ fn resultset(lua: &Lua, rs: &Table, enc: &mut Encoder<'_>, status: u16) -> Resul
                 enc.packet(|o| {
                     for c in &cells {
                         match c {
-                            None => o.push(0xfb),
-                            Some(s) => crate::protocol::wire::put_lenenc_str(o, &s.as_bytes()),
+                            Cell::Null => o.push(0xfb),
+                            Cell::Str(s) => crate::protocol::wire::put_lenenc_str(o, &s.as_bytes()),
+                            Cell::Int(k) => put_int_text(o, *k),
                         }
                     }
                 });
@@ -338,4 +359,56 @@ fn resultset(lua: &Lua, rs: &Table, enc: &mut Encoder<'_>, status: u16) -> Resul
         enc.seq = seq;
     }
     r
+}
+
+/// A resultset cell on its way to the wire.
+enum Cell {
+    Null,
+    Str(mlua::String),
+    /// An integral number: written as digits straight into the packet, which
+    /// is what Lua 5.1's `tostring` ("%.14g") prints for integers below 1e14,
+    /// without creating (and interning) a Lua string per cell.
+    Int(i64),
+}
+
+/// Appends `k` in decimal as a length-encoded string.
+fn put_int_text(o: &mut Vec<u8>, k: i64) {
+    let mut digits = [0u8; 20];
+    let mut pos = digits.len();
+    let mut u = k.unsigned_abs();
+    loop {
+        pos -= 1;
+        digits[pos] = b'0' + (u % 10) as u8;
+        u /= 10;
+        if u == 0 {
+            break;
+        }
+    }
+    let neg = usize::from(k < 0);
+    o.push((digits.len() - pos + neg) as u8); // at most 20 bytes: a 1-byte length
+    if k < 0 {
+        o.push(b'-');
+    }
+    o.extend_from_slice(&digits[pos..]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::put_int_text;
+
+    #[test]
+    fn integers_print_as_lua_does() {
+        for (k, want) in [
+            (0i64, "0"),
+            (7, "7"),
+            (-1, "-1"),
+            (99_999_999_999_999, "99999999999999"),
+            (i64::MIN, "-9223372036854775808"),
+        ] {
+            let mut o = Vec::new();
+            put_int_text(&mut o, k);
+            assert_eq!(o[0] as usize, want.len());
+            assert_eq!(&o[1..], want.as_bytes());
+        }
+    }
 }
