@@ -72,6 +72,11 @@ fn main() -> ExitCode {
     let sql = m.opt_str("sql").unwrap_or_else(|| "SELECT 1".into());
     let label = m.opt_str("label").unwrap_or_default();
     let lbl = ("label", label);
+    // The server's own CPU time over the run (utime + stime), when its pid is
+    // known: CPU per operation is a capacity figure that does not depend on
+    // which side of a two-core machine saturates first.
+    let server_pid: Option<u32> = m.opt_str("server-pid").and_then(|v| v.parse().ok());
+    let cpu_before = server_pid.and_then(loadgen::cpu_secs);
     let line = match workload.as_str() {
         "handshake" => loadgen::handshake(&t, conns, secs)
             .json("handshake", &[lbl, ("conns", conns.to_string())]),
@@ -128,6 +133,23 @@ fn main() -> ExitCode {
             eprintln!("unknown workload {other}");
             return ExitCode::from(2);
         }
+    };
+    let line = match (server_pid, cpu_before) {
+        (Some(pid), Some(before)) if workload != "idle" => {
+            let used = loadgen::cpu_secs(pid).unwrap_or(before) - before;
+            let ops: f64 = line
+                .split("\"ops\":")
+                .nth(1)
+                .and_then(|r| r.split(',').next())
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0.0);
+            let per = if ops > 0.0 { used * 1e6 / ops } else { 0.0 };
+            format!(
+                "{},\"server_cpu_s\":{used:.3},\"server_cpu_us_per_op\":{per:.2}}}",
+                &line[..line.len() - 1]
+            )
+        }
+        _ => line,
     };
     println!("{line}");
     ExitCode::SUCCESS

@@ -61,7 +61,10 @@ UPID=$!; PIDS+=("$UPID")
 ULPORT=$(free_port)
 taskset -c 0 "$US" --port "$ULPORT" --lua-script benches/big.lua >"$TMP/usl.log" 2>&1 &
 ULPID=$!; PIDS+=("$ULPID")
-wait_port "$UPORT"; wait_port "$ULPORT"
+USPORT=$(free_port)
+taskset -c 0 "$US" --port "$USPORT" --stats-interval 1 >"$TMP/uss.log" 2>&1 &
+USPID=$!; PIDS+=("$USPID")
+wait_port "$UPORT"; wait_port "$ULPORT"; wait_port "$USPORT"
 
 lg() { taskset -c 1 "$LG" "$@" >>"$RAW" || echo "{\"workload\":\"failed\",\"label\":\"$*\"}" >>"$RAW"; }
 
@@ -73,12 +76,16 @@ lg big --port "$MPORT" --sql "SELECT * FROM test.big" --label warmup
 for rep in $(seq 1 "$REPS"); do
   echo "== rep $rep/$REPS"
   for server in understudy mariadb; do
-    if [ $server = understudy ]; then P=$UPORT; ROWS="SHOW DATABASES"; BP=$ULPORT; BIG="SELECT * FROM big"
-    else P=$MPORT; ROWS="SELECT name FROM test.dbs"; BP=$MPORT; BIG="SELECT * FROM test.big"; fi
-    for c in 1 50 500; do lg handshake --port "$P" --conns "$c" --secs "$SECS" --label "$server|rep$rep|handshake_c$c"; done
-    lg query --port "$P" --conns 50 --secs "$SECS" --sql "SELECT 1" --label "$server|rep$rep|select1_c50"
-    lg query --port "$P" --conns 50 --secs "$SECS" --sql "$ROWS" --label "$server|rep$rep|rows70_c50"
-    lg big --port "$BP" --sql "$BIG" --label "$server|rep$rep|big_1m"
+    if [ $server = understudy ]; then P=$UPORT; SP=$UPID; ROWS="SHOW DATABASES"; BP=$ULPORT; BSP=$ULPID; BIG="SELECT * FROM big"
+    else P=$MPORT; SP=$MPID; ROWS="SELECT name FROM test.dbs"; BP=$MPORT; BSP=$MPID; BIG="SELECT * FROM test.big"; fi
+    for c in 1 50 500; do lg handshake --port "$P" --server-pid "$SP" --conns "$c" --secs "$SECS" --label "$server|rep$rep|handshake_c$c"; done
+    lg query --port "$P" --server-pid "$SP" --conns 50 --secs "$SECS" --sql "SELECT 1" --label "$server|rep$rep|select1_c50"
+    lg query --port "$P" --server-pid "$SP" --conns 50 --secs "$SECS" --sql "$ROWS" --label "$server|rep$rep|rows70_c50"
+    lg big --port "$BP" --server-pid "$BSP" --sql "$BIG" --label "$server|rep$rep|big_1m"
+    if [ $server = understudy ]; then
+      # the same SELECT 1 load against a server printing its counters every second
+      lg query --port "$USPORT" --server-pid "$USPID" --conns 50 --secs "$SECS" --sql "SELECT 1" --label "understudy|rep$rep|select1_c50_stats"
+    fi
   done
 done
 
@@ -119,7 +126,14 @@ targets = {"handshake_c50": ("x MariaDB", 1.5), "handshake_c500": ("x MariaDB", 
            "rows70_c50": ("x MariaDB", 4.0), "big_1m": ("x MariaDB", 3.0)}
 units = {"big_1m": "rows/s", "idle_1000": "B/conn", "idle_10000": "B/conn", "max_conns": "B/conn", "startup": "ms"}
 table, result = [], {}
-for key in ["handshake_c1", "handshake_c50", "handshake_c500", "select1_c50", "rows70_c50", "big_1m", "idle_1000", "idle_10000", "max_conns", "startup"]:
+def cpu(rs):
+    xs = [r["server_cpu_us_per_op"] for r in rs.values() if r.get("server_cpu_us_per_op")]
+    return med(xs)
+# --stats-interval: compared with the plain understudy of the same rep
+st = data.get("select1_c50_stats", {}).get("understudy", {})
+if st:
+    data["select1_c50_stats"]["mariadb"] = data.get("select1_c50", {}).get("understudy", {})
+for key in ["handshake_c1", "handshake_c50", "handshake_c500", "select1_c50", "rows70_c50", "big_1m", "select1_c50_stats", "idle_1000", "idle_10000", "max_conns", "startup"]:
     d = data.get(key, {})
     u, m = d.get("understudy", {}), d.get("mariadb", {})
     uv = med([metric(key, r) for r in u.values()])
@@ -128,8 +142,13 @@ for key in ["handshake_c1", "handshake_c50", "handshake_c500", "select1_c50", "r
     ratio = med(ratios)
     errs = sum(r.get("errors", 0) for r in u.values())
     extra = ""
+    cu, cm = cpu(u), cpu(m)
+    if cu and cm and key != "select1_c50_stats":
+        extra = f"server CPU/op {cu:.1f} vs {cm:.1f} us ({cm/cu:.1f}x less)"
     if key.startswith("handshake"):
-        p99 = med([r["p99_us"] for r in u.values()]); extra = f"p99 {p99/1000:.1f} ms, errors {errs}"
+        p99 = med([r["p99_us"] for r in u.values()]); extra += f"; p99 {p99/1000:.1f} ms, errors {errs}"
+    if key == "select1_c50_stats":
+        extra = f"with --stats-interval 1 vs without (MariaDB column = plain understudy); CPU/op {cu or 0:.1f} vs {cm or 0:.1f} us"
     if key == "max_conns" and u:
         r = list(u.values())[0]; extra = f"{r.get('opened')} opened, {r.get('ops')} answered"
     if key.startswith("idle") and m:
@@ -139,6 +158,7 @@ for key in ["handshake_c1", "handshake_c50", "handshake_c500", "select1_c50", "r
     tgt = targets.get(key)
     ok = "" if not tgt or ratio is None else ("PASS" if ratio >= tgt[1] else "below")
     result[key] = {"understudy": uv, "mariadb": mv, "ratio": ratio, "unit": units.get(key, "ops/s"), "note": extra,
+                   "server_cpu_us_per_op": [cu, cm],
                    "target": f">= {tgt[1]}{tgt[0]}" if tgt else ""}
     table.append((key, uv, mv, ratio, units.get(key, "ops/s"), f"{('>= %s%s' % (tgt[1], tgt[0])) if tgt else ''} {ok}".strip(), extra))
 fmt = lambda v: "-" if v is None else (f"{v:,.0f}" if v >= 100 else f"{v:.2f}")

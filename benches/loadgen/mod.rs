@@ -788,3 +788,14 @@ pub fn startup(t: &Target, cmd: &str) -> (Outcome, u64, f64) {
     out.secs = t0.elapsed().as_secs_f64();
     (out, rss, ms)
 }
+
+/// CPU seconds (user + system) a process has used, from /proc/PID/stat.
+pub fn cpu_secs(pid: u32) -> Option<f64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = s.rsplit_once(')')?.1;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = f.get(11)?.parse().ok()?;
+    let stime: f64 = f.get(12)?.parse().ok()?;
+    // clock ticks: 100 per second on Linux (USER_HZ)
+    Some((utime + stime) / 100.0)
+}
