@@ -275,11 +275,7 @@ pub fn encode_auth_more_data(out: &mut Vec<u8>, data: &[u8]) {
 mod tests {
     use super::*;
 
-    fn hex(s: &str) -> Vec<u8> {
-        s.split_whitespace()
-            .map(|b| u8::from_str_radix(b, 16).unwrap())
-            .collect()
-    }
+    use crate::protocol::test_hex as hex;
 
     /// The seed script's hand-written greeting: capabilities 0x8201, charset 8,
     /// and a nonce of 00 14 00 .. 00 (Lua's "\020" is decimal 20).

@@ -15,3 +15,11 @@ pub mod response;
 pub mod wire;
 
 pub use error::{Error, Result};
+
+/// Test vectors are written as space-separated hex bytes ("01 00 00 00 0e").
+#[cfg(test)]
+pub(crate) fn test_hex(s: &str) -> Vec<u8> {
+    s.split_whitespace()
+        .map(|b| u8::from_str_radix(b, 16).expect("test vector is hex"))
+        .collect()
+}

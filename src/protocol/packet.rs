@@ -185,11 +185,7 @@ pub fn renumber(bytes: &mut [u8], seq: &mut u8) {
 mod tests {
     use super::*;
 
-    fn hex(s: &str) -> Vec<u8> {
-        s.split_whitespace()
-            .map(|b| u8::from_str_radix(b, 16).unwrap())
-            .collect()
-    }
+    use crate::protocol::test_hex as hex;
 
     #[test]
     fn com_ping_frame_from_a_capture() {

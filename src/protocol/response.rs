@@ -393,11 +393,7 @@ mod tests {
     use super::*;
     use crate::protocol::consts::status;
 
-    fn hex(s: &str) -> Vec<u8> {
-        s.split_whitespace()
-            .map(|b| u8::from_str_radix(b, 16).unwrap())
-            .collect()
-    }
+    use crate::protocol::test_hex as hex;
 
     /// OK_Packet example from the documentation: 07 00 00 02 00 00 00 02 00 00 00.
     #[test]
