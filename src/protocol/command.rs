@@ -128,29 +128,35 @@ mod tests {
     #[test]
     fn decodes_simple_commands() {
         let caps = cap::PROTOCOL_41 | cap::SECURE_CONNECTION | cap::PLUGIN_AUTH;
-        assert_eq!(Command::decode(&[0x0e], caps).unwrap(), Command::Ping);
-        assert_eq!(Command::decode(&[0x01], caps).unwrap(), Command::Quit);
         assert_eq!(
-            Command::decode(b"\x03select 1", caps).unwrap(),
+            Command::decode(&[0x0e], caps).expect("test vector"),
+            Command::Ping
+        );
+        assert_eq!(
+            Command::decode(&[0x01], caps).expect("test vector"),
+            Command::Quit
+        );
+        assert_eq!(
+            Command::decode(b"\x03select 1", caps).expect("test vector"),
             Command::Query(b"select 1")
         );
         assert_eq!(
-            Command::decode(b"\x02db_1", caps).unwrap(),
+            Command::decode(b"\x02db_1", caps).expect("test vector"),
             Command::InitDb(b"db_1")
         );
         assert_eq!(
-            Command::decode(&[0x1b, 1, 0], caps).unwrap(),
+            Command::decode(&[0x1b, 1, 0], caps).expect("test vector"),
             Command::SetOption(1)
         );
         assert_eq!(
-            Command::decode(b"\x04t1\0%", caps).unwrap(),
+            Command::decode(b"\x04t1\0%", caps).expect("test vector"),
             Command::FieldList {
                 table: b"t1",
                 wildcard: b"%"
             }
         );
         assert_eq!(
-            Command::decode(&[0x16, b'x'], caps).unwrap(),
+            Command::decode(&[0x16, b'x'], caps).expect("test vector"),
             Command::Other(0x16, b"x")
         );
         assert!(Command::decode(&[], caps).is_err());
@@ -170,7 +176,7 @@ mod tests {
         let mut out = Vec::new();
         encode_change_user(&mut out, &cu);
         assert_eq!(
-            Command::decode(&out, caps).unwrap(),
+            Command::decode(&out, caps).expect("test vector"),
             Command::ChangeUser(cu)
         );
         for cut in 1..out.len() {

@@ -288,7 +288,7 @@ mod tests {
         g.push(0);
         g.extend_from_slice(&[1, 130, 8, 2, 0]);
         g.extend_from_slice(&[0; 26]);
-        let h = HandshakeV10::decode(&g).unwrap();
+        let h = HandshakeV10::decode(&g).expect("test vector");
         assert_eq!(h.server_version, b"5.0.45-proxy");
         assert_eq!(h.connection_id, u32::MAX);
         assert_eq!(
@@ -317,7 +317,7 @@ mod tests {
         };
         let mut out = Vec::new();
         h.encode(&mut out);
-        assert_eq!(HandshakeV10::decode(&out).unwrap(), h);
+        assert_eq!(HandshakeV10::decode(&out).expect("test vector"), h);
     }
 
     /// A HandshakeResponse41 shaped like the protocol documentation's example
@@ -329,7 +329,7 @@ mod tests {
              00 00 00 00 70 61 6d 00 14 ab 09 ee f6 bc b1 32 3e 61 14 38 65 c0 99 1d 95 7d 75 d4 \
              47 74 65 73 74 00 6d 79 73 71 6c 5f 6e 61 74 69 76 65 5f 70 61 73 73 77 6f 72 64 00",
         );
-        let r = HandshakeResponse41::decode(&p).unwrap();
+        let r = HandshakeResponse41::decode(&p).expect("test vector");
         assert_eq!(r.username, b"pam");
         assert_eq!(r.auth_response.len(), 20);
         assert_eq!(r.database.as_deref(), Some(&b"test"[..]));
@@ -364,7 +364,7 @@ mod tests {
             };
             let mut out = Vec::new();
             r.encode(&mut out);
-            assert_eq!(HandshakeResponse41::decode(&out).unwrap(), r);
+            assert_eq!(HandshakeResponse41::decode(&out).expect("test vector"), r);
             for cut in 0..out.len() {
                 // never panics on a truncated response
                 let _ = HandshakeResponse41::decode(&out[..cut]);
@@ -389,7 +389,7 @@ mod tests {
     fn auth_switch_round_trip() {
         let mut out = Vec::new();
         encode_auth_switch(&mut out, "mysql_native_password", b"0123456789abcdefghij\0");
-        let s = decode_auth_switch(&out).unwrap();
+        let s = decode_auth_switch(&out).expect("test vector");
         assert_eq!(s.plugin, b"mysql_native_password");
         assert_eq!(s.data, b"0123456789abcdefghij\0");
     }

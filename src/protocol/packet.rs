@@ -174,7 +174,7 @@ fn write_header(h: &mut [u8], len: usize, seq: u8) {
 pub fn renumber(bytes: &mut [u8], seq: &mut u8) {
     let mut pos = 0;
     while pos + HEADER_LEN <= bytes.len() {
-        let n = header_len(&bytes[pos..]);
+        let n = header_len(&bytes[pos..]); // invariant: pos + 4 <= bytes.len() (loop condition)
         bytes[pos + 3] = *seq;
         *seq = seq.wrapping_add(1);
         pos += HEADER_LEN + n;
@@ -191,7 +191,9 @@ mod tests {
     fn com_ping_frame_from_a_capture() {
         // mariadb client `mysqladmin ping` on loopback: 01 00 00 00 0e.
         let buf = hex("01 00 00 00 0e");
-        let f = decode_frame(&buf, 1024).unwrap().unwrap();
+        let f = decode_frame(&buf, 1024)
+            .expect("test vector")
+            .expect("test vector");
         assert_eq!((f.seq, f.len, f.consumed, f.parts), (0, 1, 5, 1));
         let mut s = Vec::new();
         assert_eq!(f.payload(&buf, &mut s), &[0x0e]);
@@ -201,14 +203,20 @@ mod tests {
     fn short_input_is_not_an_error() {
         let buf = hex("01 00 00 00 0e");
         for cut in 0..buf.len() {
-            assert_eq!(decode_frame(&buf[..cut], 1024).unwrap(), None, "cut {cut}");
+            assert_eq!(
+                decode_frame(&buf[..cut], 1024).expect("test vector"),
+                None,
+                "cut {cut}"
+            );
         }
     }
 
     #[test]
     fn zero_length_packet() {
         let buf = hex("00 00 00 07");
-        let f = decode_frame(&buf, 1024).unwrap().unwrap();
+        let f = decode_frame(&buf, 1024)
+            .expect("test vector")
+            .expect("test vector");
         assert_eq!((f.seq, f.len, f.consumed), (7, 0, 4));
     }
 
@@ -242,7 +250,9 @@ mod tests {
             let parts = len / MAX_PAYLOAD + 1;
             assert_eq!(out.len(), 2 + len + parts * HEADER_LEN);
             assert_eq!(seq, 254u8.wrapping_add(parts as u8));
-            let f = decode_frame(&out[2..], usize::MAX).unwrap().unwrap();
+            let f = decode_frame(&out[2..], usize::MAX)
+                .expect("test vector")
+                .expect("test vector");
             assert_eq!(
                 (f.seq, f.parts, f.len, f.consumed),
                 (254, parts, len, out.len() - 2)

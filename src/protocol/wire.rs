@@ -224,7 +224,7 @@ mod tests {
             put_lenenc_int(&mut out, v);
             assert_eq!(out.len(), lenenc_int_len(v), "len of {v}");
             let mut r = Reader::new(&out);
-            assert_eq!(r.lenenc_int("v").unwrap(), Some(v));
+            assert_eq!(r.lenenc_int("v").expect("test vector"), Some(v));
             assert!(r.is_empty());
         }
     }
@@ -232,18 +232,26 @@ mod tests {
     #[test]
     fn lenenc_int_vectors_from_the_docs() {
         // Protocol::LengthEncodedInteger examples: 0xfa, 0xfc fb 00, 0xfd 00 00 01.
-        assert_eq!(Reader::new(&[0xfa]).lenenc_int("x").unwrap(), Some(250));
         assert_eq!(
-            Reader::new(&[0xfc, 0xfb, 0x00]).lenenc_int("x").unwrap(),
+            Reader::new(&[0xfa]).lenenc_int("x").expect("test vector"),
+            Some(250)
+        );
+        assert_eq!(
+            Reader::new(&[0xfc, 0xfb, 0x00])
+                .lenenc_int("x")
+                .expect("test vector"),
             Some(251)
         );
         assert_eq!(
             Reader::new(&[0xfd, 0x00, 0x00, 0x01])
                 .lenenc_int("x")
-                .unwrap(),
+                .expect("test vector"),
             Some(65536)
         );
-        assert_eq!(Reader::new(&[0xfb]).lenenc_int("x").unwrap(), None);
+        assert_eq!(
+            Reader::new(&[0xfb]).lenenc_int("x").expect("test vector"),
+            None
+        );
         assert!(Reader::new(&[0xff]).lenenc_int("x").is_err());
         assert!(Reader::new(&[0xfc, 0x01]).lenenc_int("x").is_err());
     }
@@ -251,9 +259,9 @@ mod tests {
     #[test]
     fn nul_str_needs_terminator() {
         let mut r = Reader::new(b"abc\0def");
-        assert_eq!(r.nul_str("a").unwrap(), b"abc");
+        assert_eq!(r.nul_str("a").expect("test vector"), b"abc");
         assert!(r.clone().nul_str("b").is_err());
-        assert_eq!(r.nul_str_or_rest("b").unwrap(), b"def");
+        assert_eq!(r.nul_str_or_rest("b").expect("test vector"), b"def");
         assert!(r.is_empty());
     }
 
