@@ -275,3 +275,19 @@ fn a_thousand_concurrent_connections_each_query() {
     assert_eq!(total, 1000);
     assert!(server.stats().handshakes_ok.get() >= 1000);
 }
+
+/// What MariaDB Connector/J 2.7 sends right after login (seen by running it).
+#[test]
+fn jdbc_connect_time_statements() {
+    let server = common::start(common::config());
+    let mut c = conn(&server);
+    c.query_drop("set autocommit=1, sql_mode = concat(@@sql_mode,',STRICT_TRANS_TABLES')")
+        .unwrap();
+    let row: (i64, String, String, i64) = c
+        .query_first(
+            "SELECT @@max_allowed_packet,@@system_time_zone,@@time_zone,@@auto_increment_increment",
+        )
+        .unwrap()
+        .unwrap();
+    assert_eq!(row, (64 << 20, "UTC".into(), "SYSTEM".into(), 1));
+}

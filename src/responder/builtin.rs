@@ -409,7 +409,7 @@ impl Builtin {
         enc: &mut Encoder<'_>,
         more: bool,
     ) -> Answer {
-        for assignment in toks.split(|t| t.kind == Tok::Punct(b',')) {
+        for assignment in split_top_level(toks) {
             let k: Vec<&Tok<'_>> = assignment.iter().map(|t| &t.kind).collect();
             match k.as_slice() {
                 [n, cs, rest @ ..] if n.is("NAMES") => {
@@ -552,7 +552,8 @@ pub fn is_session_setting(sql: &[u8]) -> bool {
     if !first.kind.is("SET") || rest.is_empty() {
         return false;
     }
-    rest.split(|t| t.kind == Tok::Punct(b','))
+    split_top_level(rest)
+        .into_iter()
         .all(|a| match a.first().map(|t| &t.kind) {
             Some(Tok::SysVar(..)) => true,
             Some(Tok::UserVar(_)) | None => false,
@@ -568,6 +569,27 @@ pub fn is_session_setting(sql: &[u8]) -> bool {
             }),
             _ => false,
         })
+}
+
+/// Splits a SET list at commas outside parentheses
+/// (`sql_mode = CONCAT(@@sql_mode, ',X'), autocommit = 1` is two assignments).
+fn split_top_level<'t, 'a>(toks: &'t [Token<'a>]) -> Vec<&'t [Token<'a>]> {
+    let mut out = Vec::new();
+    let mut depth = 0i32;
+    let mut start = 0;
+    for (i, t) in toks.iter().enumerate() {
+        match t.kind {
+            Tok::Punct(b'(') => depth += 1,
+            Tok::Punct(b')') => depth -= 1,
+            Tok::Punct(b',') if depth == 0 => {
+                out.push(&toks[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push(&toks[start..]);
+    out
 }
 
 fn set_transaction(s: &mut Session, k: &[&Tok<'_>]) {
