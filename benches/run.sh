@@ -61,6 +61,16 @@ UPID=$!; PIDS+=("$UPID")
 ULPORT=$(free_port)
 taskset -c 0 "$US" --port "$ULPORT" --lua-script benches/big.lua >"$TMP/usl.log" 2>&1 &
 ULPID=$!; PIDS+=("$ULPID")
+# The seed's script (MySQL Proxy's server_mock.lua), unchanged, for the
+# script-versus-built-in rows.
+SEED="${SHARED:-$HERE/../shared}/compat/server_mock.lua"
+SEEDPORT=""
+if [ -f "$SEED" ]; then
+  SEEDPORT=$(free_port)
+  taskset -c 0 "$US" --port "$SEEDPORT" --lua-script "$SEED" >"$TMP/seed.log" 2>&1 &
+  SEEDPID=$!; PIDS+=("$SEEDPID")
+  wait_port "$SEEDPORT"
+fi
 USPORT=$(free_port)
 taskset -c 0 "$US" --port "$USPORT" --stats-interval 1 >"$TMP/uss.log" 2>&1 &
 USPID=$!; PIDS+=("$USPID")
@@ -85,6 +95,10 @@ for rep in $(seq 1 "$REPS"); do
     if [ $server = understudy ]; then
       # the same SELECT 1 load against a server printing its counters every second
       lg query --port "$USPORT" --server-pid "$USPID" --conns 50 --secs "$SECS" --sql "SELECT 1" --label "understudy|rep$rep|select1_c50_stats"
+      if [ -n "$SEEDPORT" ]; then
+        lg query --port "$SEEDPORT" --server-pid "$SEEDPID" --conns 50 --secs "$SECS" --sql "SHOW DATABASES" --label "seed|rep$rep|rows70_c50"
+        lg handshake --port "$SEEDPORT" --server-pid "$SEEDPID" --conns 50 --secs "$SECS" --label "seed|rep$rep|handshake_c50"
+      fi
     fi
   done
 done
@@ -94,6 +108,9 @@ for n in 1000 10000; do
   lg idle --port "$UPORT" --conns "$n" --server-pid "$UPID" --label "understudy|rep1|idle_$n"
   lg idle --port "$MPORT" --conns "$n" --server-pid "$MPID" --label "mariadb|rep1|idle_$n"
 done
+if [ -n "$SEEDPORT" ]; then
+  lg idle --port "$SEEDPORT" --conns 10000 --server-pid "$SEEDPID" --label "seed|rep1|idle_10000"
+fi
 kill "$UPID"; wait "$UPID" 2>/dev/null || true
 UPORT2=$(free_port)
 taskset -c 0 "$US" --port "$UPORT2" >"$TMP/us2.log" 2>&1 &
@@ -161,6 +178,26 @@ for key in ["handshake_c1", "handshake_c50", "handshake_c500", "select1_c50", "r
                    "server_cpu_us_per_op": [cu, cm],
                    "target": f">= {tgt[1]}{tgt[0]}" if tgt else ""}
     table.append((key, uv, mv, ratio, units.get(key, "ops/s"), f"{('>= %s%s' % (tgt[1], tgt[0])) if tgt else ''} {ok}".strip(), extra))
+# The seed script against the built-in answers (issue: script paths at least
+# half as fast; at most 4 KiB per idle scripted connection).
+for key in ["rows70_c50", "handshake_c50", "idle_10000"]:
+    d = data.get(key, {})
+    sd, u = d.get("seed", {}), d.get("understudy", {})
+    if not sd:
+        continue
+    sv = med([metric(key, r) for r in sd.values()])
+    uv = med([metric(key, r) for r in u.values()])
+    ratios = [metric(key, sd[rep]) / metric(key, u[rep]) for rep in sd if rep in u and metric(key, u[rep])]
+    ratio = med(ratios)
+    name = "seed_lua_" + key
+    tgt = ">= 0.5x built-in" if not key.startswith("idle") else "<= 4096 B/conn"
+    ok = ("PASS" if (ratio or 0) >= 0.5 else "below") if not key.startswith("idle") else ("PASS" if (sv or 1e9) <= 4096 else "above")
+    note = "seed script vs built-in answers (MariaDB column = built-in)"
+    cs, cb = cpu(sd), cpu(u)
+    if cs and cb:
+        note += f"; server CPU/op {cs:.1f} vs {cb:.1f} us"
+    result[name] = {"understudy_seed": sv, "understudy_builtin": uv, "ratio": ratio, "unit": units.get(key, "ops/s"), "note": note}
+    table.append((name, sv, uv, ratio, units.get(key, "ops/s"), f"{tgt} {ok}", note))
 fmt = lambda v: "-" if v is None else (f"{v:,.0f}" if v >= 100 else f"{v:.2f}")
 print(f"\n{'workload':<16}{'understudy':>14}{'MariaDB':>14}{'ratio':>8}  {'unit':<8}{'target':<22}note")
 for k, uv, mv, ratio, unit, tgt, extra in table:
