@@ -38,7 +38,7 @@ lint:
 
 # Benchmarks (see benches/ and the README).
 bench: build
-	bash benches/run.sh
+	SHARED=$(SHARED) bash benches/run.sh
 
 # What CI runs.
 ci: test
