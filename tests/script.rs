@@ -365,12 +365,18 @@ fn runtime_errors_and_invalid_responses_are_errs_not_crashes() {
     );
     let (_, _, msg) = err(c.query_drop("nil-call").unwrap_err());
     assert!(msg.contains("errors.lua:5:"), "{msg}");
-    for q in ["bad-type", "too-many-cells", "no-fields", "bad-packet"] {
-        let (code, _, msg) = err(c.query_drop(q).unwrap_err());
-        assert_eq!(code, 1105, "{q}");
-        assert!(
-            msg.starts_with("(lua) handling proxy.response failed"),
-            "{q}: {msg}"
+    for q in [
+        "bad-type",
+        "too-many-cells",
+        "no-fields",
+        "bad-packet",
+        "no-type",
+    ] {
+        let (code, state, msg) = err(c.query_drop(q).unwrap_err());
+        assert_eq!((code, state.as_str()), (1105, "07000"), "{q}");
+        assert_eq!(
+            msg, "(lua) handling proxy.response failed, check error-log",
+            "{q}"
         );
     }
     let mut other = conn(&server);

@@ -408,12 +408,10 @@ impl Responder for LuaResponder {
             Ok(Some(v)) if is_send_result(&v) => match self.send_cached(&env, s, enc) {
                 Ok(outcome) => outcome,
                 Err(e) => {
-                    warn!(
-                        "lua: conn {}: (lua) handling proxy.response failed: {e}",
-                        s.id
-                    );
-                    let text = format!("(lua) handling proxy.response failed: {e}");
-                    enc.err(&ErrPacket::new(1105, "HY000", text.as_bytes()));
+                    // MySQL Proxy's words to the client; the reason goes to the log
+                    // (printed by default: the default log level is warn).
+                    warn!("lua: conn {}: handling proxy.response failed: {e}", s.id);
+                    enc.err(&ErrPacket::new(1105, "07000", RESPONSE_FAILED.as_bytes()));
                     Outcome::default()
                 }
             },
