@@ -65,19 +65,9 @@ fn response_table(env: &Table) -> Result<Table, String> {
         .ok_or_else(|| "proxy.response is not a table".to_string())
 }
 
-/// The type of a response; a missing type with a resultset counts as OK.
+/// The type of a response (required, as in MySQL Proxy).
 fn response_type(r: &Table) -> Result<i64, String> {
-    match int_field(r, "type")? {
-        Some(t) => Ok(t),
-        None if r
-            .raw_get::<Value>("resultset")
-            .map(|v| !v.is_nil())
-            .unwrap_or(false) =>
-        {
-            Ok(OK)
-        }
-        None => Err("proxy.response.type is not set".to_string()),
-    }
+    int_field(r, "type")?.ok_or_else(|| "proxy.response.type is not set".to_string())
 }
 
 fn raw_packets(lua: &Lua, r: &Table) -> Result<Vec<Vec<u8>>, String> {
