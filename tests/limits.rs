@@ -279,3 +279,19 @@ fn stop_is_graceful() {
         "server closed the connection on shutdown"
     );
 }
+
+#[test]
+fn an_active_client_is_not_idle_closed() {
+    let mut cfg = common::config();
+    cfg.idle_timeout = Some(Duration::from_millis(300));
+    let server = common::start(cfg);
+    let mut s = common::login(&server, "u", "p");
+    // a query every 100 ms for over a second: never 300 ms of silence
+    for _ in 0..12 {
+        let a = common::query(&mut s, "SELECT 1");
+        assert_eq!(a.len(), 4, "still answered");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (_, p) = common::read_packet(&mut s).expect("idle timeout error once silent");
+    assert_eq!(decode_err(&p).unwrap().code, 4031);
+}

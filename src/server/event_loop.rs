@@ -85,6 +85,8 @@ struct Slot {
     held: Option<Box<Buf>>,
     /// Unique id: guards timer entries against slab key reuse.
     id: u32,
+    /// An idle-timeout timer is in the heap for this connection.
+    idle_armed: bool,
 }
 
 /// The server loop. Build with [`EventLoop::bind`], run with [`EventLoop::run`].
@@ -364,6 +366,7 @@ impl EventLoop {
                 output: Buf::default(),
                 held: None,
                 id,
+                idle_armed: false,
             });
             self.stats.open.add(1);
             self.timers.push(Reverse((
@@ -510,8 +513,12 @@ impl EventLoop {
                 slot.id,
             )));
         }
-        if slot.conn.is_logged_in() {
+        // One idle timer per connection at a time: armed at login, and when it
+        // fires early (the client was active since) it re-arms itself. Arming
+        // on every command would grow the heap with the request rate.
+        if slot.conn.is_logged_in() && !slot.idle_armed {
             if let Some(idle) = self.config.idle_timeout {
+                slot.idle_armed = true;
                 self.timers.push(Reverse((
                     slot.conn.last_active + idle,
                     TimerKind::Idle,
@@ -586,14 +593,18 @@ impl EventLoop {
                     let Some(idle) = self.config.idle_timeout else {
                         continue;
                     };
-                    if slot.conn.is_logged_in()
-                        && slot.conn.last_active + idle <= now
-                        && slot.output.is_empty()
-                    {
+                    let due = slot.conn.last_active + idle;
+                    if !slot.conn.is_logged_in() {
+                        slot.idle_armed = false;
+                    } else if due <= now && slot.output.is_empty() {
                         self.scratch_out.clear();
                         slot.conn.on_idle_timeout(&mut self.scratch_out);
                         self.write_out(key);
                         self.close(key, "idle timeout");
+                    } else {
+                        // active since (or still sending): look again later
+                        let at = if due > now { due } else { now + idle };
+                        self.timers.push(Reverse((at, TimerKind::Idle, key, id)));
                     }
                 }
                 TimerKind::Hold => {
