@@ -203,6 +203,9 @@ impl Connection {
             ctx.stats.bytes_in.add(frame.consumed as u64);
             self.on_packet(frame.seq, frame.last_seq, payload, ctx, out);
             joined.clear();
+            if joined.capacity() > crate::server::buffer::SCRATCH_KEEP {
+                joined = Vec::new(); // a 16 MiB packet does not pin 16 MiB for good
+            }
             *ctx.scratch = joined;
         }
         Progress {
