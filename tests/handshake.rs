@@ -251,3 +251,24 @@ fn too_many_connections_gets_err_1040() {
         }
     }
 }
+
+#[test]
+fn unix_socket_listener() {
+    let dir = std::env::temp_dir().join(format!("understudy-sock-{}", std::process::id()));
+    let path = dir.join("sub").join("mysqld.sock"); // the directory is created
+    let mut cfg = common::config();
+    cfg.socket = Some(path.clone());
+    let server = common::start(cfg);
+    let opts: mysql::Opts = mysql::OptsBuilder::new()
+        .socket(Some(path.to_str().unwrap()))
+        .user(Some("a"))
+        .pass(Some("b"))
+        .prefer_socket(true)
+        .into();
+    let mut c = Conn::new(opts).unwrap();
+    let u: Option<String> = c.query_first("SELECT USER()").unwrap();
+    assert_eq!(u.as_deref(), Some("a@localhost"));
+    drop(c);
+    server.stop().unwrap();
+    assert!(!path.exists(), "socket file removed at shutdown");
+}

@@ -140,6 +140,10 @@ impl EventLoop {
                 // A stale socket file from an earlier run would make bind fail.
                 std::fs::remove_file(path)?;
             }
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                // e.g. /run/mysqld, where clients look by default, may not exist yet
+                std::fs::create_dir_all(dir)?;
+            }
             let mut l = mio::net::UnixListener::bind(path).map_err(|e| {
                 io::Error::new(
                     e.kind(),
