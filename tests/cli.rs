@@ -1,9 +1,9 @@
 //! The `understudy` binary itself: signals, exit codes, --stats-interval,
+//! MySQL Proxy's option spellings.
 
 // The spawned servers are waited for by `wait()` in every test that spawns one;
 // clippy cannot see through the helper.
 #![allow(clippy::zombie_processes)]
-//! MySQL Proxy's option spellings.
 
 use std::io::{BufRead, BufReader, Read};
 use std::net::TcpStream;
