@@ -274,7 +274,7 @@ fn read_auth_can_refuse_and_sees_the_login() {
                 proxy.response = { type = proxy.MYSQLD_PACKET_ERR, errmsg = "go away " .. c.username, errcode = 1045, sqlstate = "28000" }
                 return proxy.PROXY_SEND_RESULT
             end
-            login_info = c.username .. "|" .. c.default_db .. "|" .. #c.scrambled_password .. "|" .. #c.scramble_buffer
+            login_info = c.username .. "|" .. c.default_db .. "|" .. #c.scrambled_password .. "|" .. #c.scramble_buffer .. "|" .. c.mysqld_version
         end
         function read_query(packet)
             if packet:sub(2) == "whoami" then
@@ -291,7 +291,10 @@ fn read_auth_can_refuse_and_sees_the_login() {
     assert_eq!((code, msg.as_str()), (1045, "go away blocked"));
     let mut c = Conn::new(common::opts(&server, "alice", "pw", Some("shop"))).unwrap();
     let (info, addr): (String, String) = c.query_first("whoami").unwrap().unwrap();
-    assert_eq!(info, "alice|shop|20|20");
+    assert_eq!(
+        info, "alice|shop|20|20|80036",
+        "mysqld_version of 8.0.36-understudy"
+    );
     assert_eq!(addr, format!("127.0.0.1|2|{}", server.addr()));
 }
 

@@ -264,3 +264,11 @@ pub fn connection_of(env: &Table) -> mlua::Result<Option<Table>> {
 pub fn response_of(env: &Table) -> mlua::Result<Option<Table>> {
     proxy_of(env)?.raw_get("response")
 }
+
+/// Sets one field of `proxy.connection.client`.
+pub fn set_client_field(env: &Table, k: &str, v: i64) -> mlua::Result<()> {
+    if let Some(c) = client_of(env)? {
+        c.raw_set(k, v)?;
+    }
+    Ok(())
+}

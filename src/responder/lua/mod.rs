@@ -319,7 +319,7 @@ impl Responder for LuaResponder {
         if let Err(e) = api::refresh(&env, s) {
             debug!("lua: conn {}: {e}", s.id);
         }
-        match self.call_hook(&env, "connect_server", None) {
+        let greeting = match self.call_hook(&env, "connect_server", None) {
             Ok(Some(Value::Integer(PROXY_SEND_RESULT))) => {
                 match response::greeting(&self.lua, &env) {
                     Ok(p) => p,
@@ -344,7 +344,21 @@ impl Responder for LuaResponder {
                 );
                 None
             }
+        };
+        // proxy.connection.client.mysqld_version: the version the client was
+        // greeted with, as MySQL Proxy's number (8.0.36 -> 80036).
+        let version = match greeting.as_deref() {
+            Some(g) => crate::protocol::handshake::HandshakeV10::decode(g)
+                .map(|h| h.server_version)
+                .unwrap_or_default(),
+            None => self.builtin.facts().version.as_bytes().to_vec(),
+        };
+        if let Err(e) =
+            api::set_client_field(&env, "mysqld_version", modules::version_number(&version))
+        {
+            debug!("lua: conn {}: {e}", s.id);
         }
+        greeting
     }
 
     fn auth(&mut self, s: &mut Session, resp: &HandshakeResponse41) -> AuthDecision {

@@ -45,7 +45,7 @@ fn get_bytes(t: &Table, k: &str) -> mlua::Result<Vec<u8>> {
 }
 
 /// "5.0.45" -> 50045, as MySQL Proxy reports `server_version`.
-fn version_number(v: &[u8]) -> i64 {
+pub(crate) fn version_number(v: &[u8]) -> i64 {
     let s = String::from_utf8_lossy(v);
     let mut parts = s
         .split(|c: char| !c.is_ascii_digit())
