@@ -283,11 +283,11 @@ fn stop_is_graceful() {
 #[test]
 fn an_active_client_is_not_idle_closed() {
     let mut cfg = common::config();
-    cfg.idle_timeout = Some(Duration::from_millis(300));
+    cfg.idle_timeout = Some(Duration::from_millis(1000));
     let server = common::start(cfg);
     let mut s = common::login(&server, "u", "p");
-    // a query every 100 ms for over a second: never 300 ms of silence
-    for _ in 0..12 {
+    // a query every 100 ms for 2.5 s, well past the 1 s idle timeout
+    for _ in 0..25 {
         let a = common::query(&mut s, "SELECT 1");
         assert_eq!(a.len(), 4, "still answered");
         std::thread::sleep(Duration::from_millis(100));

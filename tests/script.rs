@@ -399,11 +399,9 @@ fn a_script_that_loops_forever_is_stopped_by_the_budget() {
     cfg.lua_timeout = Duration::from_millis(200);
     let server = common::start(cfg);
     let mut c = conn(&server);
-    let t0 = Instant::now();
     let (code, _, msg) = err(c.query_drop("loop").unwrap_err());
     assert_eq!(code, 1105);
     assert!(msg.contains("time budget"), "{msg}");
-    assert!(t0.elapsed() < Duration::from_secs(5));
     let one: Option<i64> = c.query_first("SELECT 1").unwrap();
     assert_eq!(one, Some(1));
 }
@@ -431,28 +429,33 @@ fn delay_holds_the_answer_without_blocking_others() {
         r#"
         function read_query(packet)
             if packet:sub(2) == "slow" then
-                proxy.response = { type = proxy.MYSQLD_PACKET_OK, delay = 0.5 }
+                proxy.response = { type = proxy.MYSQLD_PACKET_OK, delay = 3 }
                 return proxy.PROXY_SEND_RESULT
             end
         end
         "#,
     );
     let mut slow = conn(&server);
+    let (tx, rx) = std::sync::mpsc::channel();
     let t = std::thread::spawn(move || {
         let t0 = Instant::now();
+        tx.send(()).unwrap();
         slow.query_drop("slow").unwrap();
         t0.elapsed()
     });
-    std::thread::sleep(Duration::from_millis(100));
-    let mut fast = conn(&server);
-    let t0 = Instant::now();
-    let one: Option<i64> = fast.query_first("SELECT 1").unwrap();
-    assert_eq!(one, Some(1));
+    rx.recv().unwrap();
+    // While the slow answer is held, other clients log in and get answers: an
+    // ordering check (the slow one is still pending), not a timing threshold.
+    for _ in 0..3 {
+        let mut fast = conn(&server);
+        let one: Option<i64> = fast.query_first("SELECT 1").unwrap();
+        assert_eq!(one, Some(1));
+    }
+    assert!(!t.is_finished(), "the delayed answer is still held back");
     assert!(
-        t0.elapsed() < Duration::from_millis(400),
-        "others are not blocked"
+        t.join().unwrap() >= Duration::from_millis(2900),
+        "and it waited its 3 s"
     );
-    assert!(t.join().unwrap() >= Duration::from_millis(450));
 }
 
 #[test]
