@@ -10,7 +10,7 @@
 //!                            └──bad/denied/timeout───┴──────────▶ Closing ──▶ closed
 //! ```
 //! COM_CHANGE_USER goes from Command through AuthSwitch (when the plugin differs)
-//! back to Command, or to Closing when the login is refused.
+//! back to Command, or to Closing when the login is refused (as MySQL does).
 
 use crate::config::Config;
 use crate::protocol::command::{ChangeUser, Command};
@@ -50,8 +50,6 @@ pub enum Phase {
     AuthSwitch {
         /// The plugin we switched to.
         plugin: &'static str,
-        /// True when this is a COM_CHANGE_USER re-authentication.
-        change_user: bool,
     },
     /// Logged in: commands.
     Command,
@@ -93,15 +91,6 @@ pub struct Connection {
     pub hold: Option<(Instant, usize)>,
     /// Last time a command arrived (for the idle timeout).
     pub last_active: Instant,
-}
-
-/// The result of [`Connection::on_input`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Progress {
-    /// Input bytes consumed (whole packets only).
-    pub consumed: usize,
-    /// Stopped because the output passed the high-water mark.
-    pub backpressure: bool,
 }
 
 impl Connection {
@@ -164,12 +153,10 @@ impl Connection {
         pending: usize,
         ctx: &mut Ctx<'_>,
         out: &mut Vec<u8>,
-    ) -> Progress {
+    ) -> usize {
         let mut consumed = 0;
-        let mut backpressure = false;
         while self.phase != Phase::Closing && self.hold.is_none() {
             if out.len() + pending >= ctx.config.write_high_water {
-                backpressure = true;
                 break;
             }
             let rest = &input[consumed..];
@@ -208,10 +195,7 @@ impl Connection {
             }
             *ctx.scratch = joined;
         }
-        Progress {
-            consumed,
-            backpressure,
-        }
+        consumed
     }
 
     fn on_packet(
@@ -228,12 +212,8 @@ impl Connection {
                     return self.out_of_order(seq, ctx, out);
                 }
                 self.seq = last_seq.wrapping_add(1);
-                if let Phase::AuthSwitch {
-                    plugin,
-                    change_user,
-                } = self.phase
-                {
-                    self.on_switch_response(plugin, change_user, payload, ctx, out)
+                if let Phase::AuthSwitch { plugin } = self.phase {
+                    self.on_switch_response(plugin, payload, ctx, out)
                 } else {
                     self.on_handshake_response(payload, ctx, out)
                 }
@@ -331,7 +311,7 @@ impl Connection {
                 )
             }
             AuthDecision::Default => {
-                self.check_login(&client_plugin, &resp.auth_response, false, ctx, out)
+                self.check_login(&client_plugin, &resp.auth_response, ctx, out)
             }
         }
     }
@@ -341,7 +321,6 @@ impl Connection {
         &mut self,
         client_plugin: &str,
         response: &[u8],
-        change_user: bool,
         ctx: &mut Ctx<'_>,
         out: &mut Vec<u8>,
     ) {
@@ -361,10 +340,7 @@ impl Connection {
             handshake::encode_auth_switch(out, want, &data);
             packet::finish(out, start, &mut seq);
             self.seq = seq;
-            self.phase = Phase::AuthSwitch {
-                plugin: want,
-                change_user,
-            };
+            self.phase = Phase::AuthSwitch { plugin: want };
             return;
         }
         let plugin = if client_plugin == plugin::CACHING_SHA2 {
@@ -378,7 +354,6 @@ impl Connection {
     fn on_switch_response(
         &mut self,
         plugin: &'static str,
-        _change_user: bool,
         payload: &[u8],
         ctx: &mut Ctx<'_>,
         out: &mut Vec<u8>,
@@ -529,7 +504,7 @@ impl Connection {
             "conn {}: COM_CHANGE_USER to '{}' ({client_plugin})",
             s.id, s.user
         );
-        self.check_login(&client_plugin, cu.auth_response, true, ctx, out);
+        self.check_login(&client_plugin, cu.auth_response, ctx, out);
     }
 
     /// Sends `err` and closes.
@@ -707,9 +682,9 @@ mod tests {
                 &mut self.conn,
                 Connection::new(Session::new(0, Peer::Unix, Peer::Unix), Instant::now()),
             );
-            let p = conn.on_input(input, 0, &mut self.ctx(), &mut out);
+            let consumed = conn.on_input(input, 0, &mut self.ctx(), &mut out);
             self.conn = conn;
-            (p.consumed, split(&out))
+            (consumed, split(&out))
         }
     }
 

@@ -481,20 +481,20 @@ impl EventLoop {
         if fresh && slot.input.is_empty() {
             // Fast path: process straight from the read buffer; keep only leftovers.
             let input = &self.scratch_in[..n];
-            let p = slot
+            let consumed = slot
                 .conn
                 .on_input(input, pending, &mut ctx, &mut self.scratch_out);
-            if p.consumed < n && slot.conn.phase != Phase::Closing {
-                slot.input.extend(&input[p.consumed..]);
+            if consumed < n && slot.conn.phase != Phase::Closing {
+                slot.input.extend(&input[consumed..]);
             }
         } else {
             if fresh {
                 slot.input.extend(&self.scratch_in[..n]);
             }
-            let p =
+            let consumed =
                 slot.conn
                     .on_input(slot.input.bytes(), pending, &mut ctx, &mut self.scratch_out);
-            slot.input.consume(p.consumed);
+            slot.input.consume(consumed);
             if slot.conn.phase == Phase::Closing {
                 slot.input.consume(usize::MAX);
             }
