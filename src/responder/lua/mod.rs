@@ -1,8 +1,9 @@
 //! MySQL Proxy Lua scripting: run MySQL Proxy 0.8 scripts written for a
 //! backend-less proxy (the seed's `server_mock.lua` among them) unchanged.
 //!
-//! - One Lua 5.1 state (vendored: MySQL Proxy scripts are Lua 5.1 code and
-//!   rely on `setfenv` environments), on the event-loop thread.
+//! - One LuaJIT state with its JIT compiler off (vendored; MySQL Proxy scripts
+//!   are Lua 5.1 code and rely on `setfenv` environments, which LuaJIT keeps),
+//!   on the event-loop thread.
 //! - The script is compiled once; its chunk runs once per connection in an
 //!   environment table whose `__index` is `_G`, so plain globals are per
 //!   connection while `proxy.global` is shared by all.
@@ -147,6 +148,13 @@ impl LuaResponder {
             },
         )
         .map_err(|e| LoadError(e.to_string()))?;
+        // LuaJIT's interpreter only: count hooks (the time budget above) are not
+        // run inside JIT-compiled traces, so with the compiler on a script doing
+        // `while true do end` would hang the loop for good. The interpreter still
+        // beats PUC Lua 5.1 here (README: "Why LuaJIT's interpreter").
+        lua.load("if jit then jit.off() end")
+            .exec()
+            .map_err(|e| LoadError(format!("turning the JIT compiler off: {e}")))?;
         api::install(&lua).map_err(|e| LoadError(format!("setting up the proxy API: {e}")))?;
         let script = compile(&lua, path)?;
         let conns = lua.create_table().map_err(|e| LoadError(e.to_string()))?;
