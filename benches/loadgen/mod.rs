@@ -196,6 +196,64 @@ fn terminator_status(p: &[u8]) -> u16 {
     }
 }
 
+/// How many loopback source addresses a storm spreads its connections over.
+const SOURCES: u32 = 64;
+
+/// Starts a non-blocking connect to `addr`. To a loopback address it goes from
+/// one of 127.0.0.2 … 127.0.0.65 in turn (bound with IP_BIND_ADDRESS_NO_PORT,
+/// so the port is still picked at connect time, per 4-tuple). A storm leaves
+/// tens of thousands of its own sockets in TIME_WAIT (the client closes first,
+/// as real clients do); from one source address the kernel's ephemeral port
+/// search walks past them on every connect(), which took a third of the load
+/// generator's core (perf: `__inet_hash_connect`, `__inet_check_established`)
+/// and made the load generator, not the server, the bottleneck.
+fn connect_spread(addr: SocketAddr) -> io::Result<std::net::TcpStream> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let sock = Socket::new(
+        Domain::for_address(addr),
+        Type::STREAM.nonblocking().cloexec(),
+        Some(Protocol::TCP),
+    )?;
+    if let SocketAddr::V4(v4) = addr {
+        if v4.ip().is_loopback() {
+            let k = NEXT.fetch_add(1, Ordering::Relaxed) % SOURCES;
+            bind_address_no_port(&sock)?;
+            let src = std::net::Ipv4Addr::new(127, 0, 0, 2 + k as u8);
+            sock.bind(&SocketAddr::from((src, 0)).into())?;
+        }
+    }
+    match sock.connect(&addr.into()) {
+        Ok(()) => {}
+        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
+        Err(e) => return Err(e),
+    }
+    Ok(sock.into())
+}
+
+/// IP_BIND_ADDRESS_NO_PORT: bind() takes the address only; the port is chosen
+/// by connect(), unique per 4-tuple rather than per address.
+fn bind_address_no_port(sock: &socket2::Socket) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let one: libc::c_int = 1;
+    // SAFETY: a valid socket descriptor and a pointer to a c_int of the size given.
+    let rc = unsafe {
+        libc::setsockopt(
+            sock.as_raw_fd(),
+            libc::IPPROTO_IP,
+            libc::IP_BIND_ADDRESS_NO_PORT,
+            (&one as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
 /// A client connection's phase.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
@@ -215,6 +273,8 @@ struct Client {
     deprecate_eof: bool,
     started: Instant,
     result: ResultReader,
+    /// Registered for writability too (a flush left bytes behind).
+    write_interest: bool,
 }
 
 impl Client {
@@ -222,7 +282,7 @@ impl Client {
         // No TCP_NODELAY: the client never writes while a write is unacknowledged
         // (it always waits for the answer), so Nagle never delays it, and the
         // storm saves a syscall per connection.
-        let stream = TcpStream::connect(addr)?;
+        let stream = TcpStream::from_std(connect_spread(addr)?);
         Ok(Client {
             stream,
             phase: Phase::Greeting,
@@ -232,12 +292,23 @@ impl Client {
             deprecate_eof: false,
             started: Instant::now(),
             result: ResultReader::default(),
+            write_interest: false,
         })
     }
 
     fn send(&mut self, seq: u8, payload: &[u8]) {
         let mut s = seq;
         packet::write_packet(&mut self.wbuf, &mut s, payload);
+    }
+
+    /// COM_QUIT sent with MSG_MORE, so that the close() that follows sends it
+    /// and the FIN in one segment, as one loopback delivery instead of two
+    /// (for the server too: one wakeup reads the command and the end).
+    fn quit(&mut self) {
+        let mut p = Vec::with_capacity(5);
+        let mut seq = 0;
+        packet::write_packet(&mut p, &mut seq, &[0x01]);
+        let _ = socket2::SockRef::from(&self.stream).send_with_flags(&p, libc::MSG_MORE);
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -254,10 +325,9 @@ impl Client {
     }
 
     /// Reads what is there; Ok(false) on EOF.
-    fn fill(&mut self, out: &mut Outcome) -> io::Result<bool> {
-        let mut buf = [0u8; 65536];
+    fn fill(&mut self, buf: &mut [u8], out: &mut Outcome) -> io::Result<bool> {
         loop {
-            match self.stream.read(&mut buf) {
+            match self.stream.read(buf) {
                 Ok(0) => return Ok(false),
                 Ok(n) => {
                     out.bytes += n as u64;
@@ -390,7 +460,12 @@ pub fn run(t: &Target, conns: usize, secs: f64, job: Job) -> Outcome {
                     .register(
                         &mut c.stream,
                         Token(i),
-                        Interest::READABLE | Interest::WRITABLE,
+                        // Readable only: every write answers a read and is a few
+                        // bytes, so it goes out at once; write interest is added
+                        // only if a flush leaves bytes behind. (With it from the
+                        // start, the connect's completion costs a wakeup and a
+                        // read that finds nothing.)
+                        Interest::READABLE,
                     )
                     .ok()?;
                 Some(c)
@@ -405,6 +480,7 @@ pub fn run(t: &Target, conns: usize, secs: f64, job: Job) -> Outcome {
         let c = open(&poll, i, &mut out);
         clients.push(c);
     }
+    let mut scratch = vec![0u8; 65536];
     while Instant::now() < deadline {
         if poll
             .poll(&mut events, Some(Duration::from_millis(50)))
@@ -419,7 +495,7 @@ pub fn run(t: &Target, conns: usize, secs: f64, job: Job) -> Outcome {
                 let Some(c) = clients.get_mut(i).and_then(|c| c.as_mut()) else {
                     continue;
                 };
-                let alive = match c.fill(&mut out) {
+                let alive = match c.fill(&mut scratch, &mut out) {
                     Ok(a) => a,
                     Err(_) => {
                         out.error("read");
@@ -434,8 +510,7 @@ pub fn run(t: &Target, conns: usize, secs: f64, job: Job) -> Outcome {
                                     Job::Reconnect => {
                                         out.ops += 1;
                                         out.lat_us.push(c.started.elapsed().as_micros() as u32);
-                                        c.send(0, &[0x01]); // COM_QUIT
-                                        let _ = c.flush();
+                                        c.quit();
                                         c.phase = Phase::Closed;
                                         reopen = true;
                                         break;
@@ -489,6 +564,15 @@ pub fn run(t: &Target, conns: usize, secs: f64, job: Job) -> Outcome {
                     } else if !alive {
                         out.error("closed_by_server");
                         reopen = true;
+                    } else if !c.wbuf.is_empty() && !c.write_interest {
+                        c.write_interest = poll
+                            .registry()
+                            .reregister(
+                                &mut c.stream,
+                                Token(i),
+                                Interest::READABLE | Interest::WRITABLE,
+                            )
+                            .is_ok();
                     }
                 }
             }
@@ -630,6 +714,7 @@ pub fn login_blocking(t: &Target, out: &mut Outcome) -> Option<Blocking> {
         deprecate_eof: false,
         started: Instant::now(),
         result: ResultReader::default(),
+        write_interest: false,
     };
     loop {
         let (seq, p) = match read_one(&mut s, &mut buf) {
