@@ -19,9 +19,9 @@ if ! command -v mariadbd >/dev/null; then
 fi
 command -v taskset >/dev/null || apt-get install -y -qq util-linux >/dev/null
 cargo build --release --benches >/dev/null 2>&1 || cargo build --release --benches
-cargo build --release >/dev/null
 LG=$(ls -t target/release/deps/loadgen-* | grep -v '\.d$' | head -1)
-US="$HERE/target/release/understudy"
+# the binary `make build` made (UNDERSTUDY_BIN: the static one), else cargo's
+if [ -n "${UNDERSTUDY_BIN:-}" ]; then US="$UNDERSTUDY_BIN"; else cargo build --release >/dev/null; US="$HERE/target/release/understudy"; fi
 ulimit -n "$(ulimit -Hn)"
 # A handshake storm opens tens of thousands of connections: widen the ephemeral
 # port range so the client does not run out (loopback only; best effort).

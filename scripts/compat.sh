@@ -4,7 +4,8 @@
 set -euo pipefail
 SHARED=${1:?usage: compat.sh SHARED_DIR}
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-BIN="$HERE/target/release/understudy"
+# the binary `make build` made (UNDERSTUDY_BIN), else cargo's default one
+BIN="${UNDERSTUDY_BIN:-$HERE/target/release/understudy}"
 LOG=$(mktemp -t understudy-compat.XXXXXX)
 fail=0
 
