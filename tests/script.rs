@@ -363,11 +363,11 @@ fn runtime_errors_and_invalid_responses_are_errs_not_crashes() {
     let (code, _, msg) = err(c.query_drop("boom").unwrap_err());
     assert_eq!(code, 1105);
     assert!(
-        msg.contains("errors.lua:4:") && msg.contains("kaboom"),
+        msg.contains("errors.lua\"]:4:") && msg.contains("kaboom"),
         "{msg}"
     );
     let (_, _, msg) = err(c.query_drop("nil-call").unwrap_err());
-    assert!(msg.contains("errors.lua:5:"), "{msg}");
+    assert!(msg.contains("errors.lua\"]:5:"), "{msg}");
     for q in [
         "bad-type",
         "too-many-cells",
@@ -412,11 +412,11 @@ fn a_script_that_fails_to_load_is_refused_before_listening() {
     cfg.lua_script = Some(script("syntax", "function read_query(\n  oops oops\nend\n"));
     let e = understudy::start(cfg).err().expect("refused");
     let msg = e.to_string();
-    assert!(msg.contains("syntax.lua:2:"), "{msg}");
+    assert!(msg.contains("syntax.lua\"]:2:"), "{msg}");
     let mut cfg = common::config();
     cfg.lua_script = Some(script("toplevel", "local x = nil\nx.y = 1\n"));
     let msg = understudy::start(cfg).err().expect("refused").to_string();
-    assert!(msg.contains("toplevel.lua:2:"), "{msg}");
+    assert!(msg.contains("toplevel.lua\"]:2:"), "{msg}");
     let mut cfg = common::config();
     cfg.lua_script = Some(PathBuf::from("/nonexistent/x.lua"));
     assert!(understudy::start(cfg).is_err());
@@ -749,4 +749,36 @@ fn cached_responses_are_encoded_once_and_replayed() {
         0x0001,
         "SERVER_STATUS_IN_TRANS patched into the cached bytes"
     );
+}
+
+/// Cells that are neither strings nor numbers (booleans, tables, functions)
+/// are NULL, as MySQL Proxy sent them (its lua_tostring() gives NULL); the
+/// `debug` library is there, and tracebacks name the chunk as MySQL Proxy did:
+/// `[string "path"]:line:`.
+#[test]
+fn non_text_cells_are_null_and_debug_traceback_names_the_file() {
+    let server = start(
+        "cells",
+        r#"
+        function read_query(packet)
+            local q = packet:sub(2)
+            local cell = debug.traceback()
+            if q == "cells" then
+                proxy.response = { type = proxy.MYSQLD_PACKET_OK, resultset = {
+                    fields = { { name = "t" }, { name = "f" }, { name = "tab" }, { name = "fn" }, { name = "tb" } },
+                    rows = { { true, false, {}, print, cell } } } }
+                return proxy.PROXY_SEND_RESULT
+            end
+        end
+        "#,
+    );
+    let mut c = conn(&server);
+    let rows: Vec<Row> = c.query("cells").expect("cells");
+    let r = &rows[0];
+    for i in 0..4 {
+        assert_eq!(r.as_ref(i), Some(&Value::NULL), "cell {i}");
+    }
+    let tb: String = r.get(4).expect("traceback");
+    assert!(tb.starts_with("stack traceback:"), "{tb}");
+    assert!(tb.contains("cells.lua\"]:4: in function <"), "{tb}");
 }

@@ -26,7 +26,7 @@ use crate::protocol::consts::com;
 use crate::protocol::handshake::HandshakeResponse41;
 use crate::protocol::response::{Encoder, ErrPacket};
 use log::{debug, error, info, warn};
-use mlua::{Function, HookTriggers, Lua, Table, Value, VmState};
+use mlua::{Function, HookTriggers, Lua, LuaOptions, StdLib, Table, Value, VmState};
 use std::cell::Cell;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -100,7 +100,9 @@ fn compile(lua: &Lua, path: &Path) -> Result<Script, LoadError> {
     let source = std::fs::read(path).map_err(|e| LoadError(format!("{}: {e}", path.display())))?;
     let chunk = lua
         .load(&source[..])
-        .set_name(format!("@{}", path.display()))
+        // The file name as the chunk name, as MySQL Proxy loaded it: messages and
+        // tracebacks read `[string "path"]:12:` exactly as they did there.
+        .set_name(path.display().to_string())
         .into_function()
         .map_err(|e| LoadError(lua_message(&e)))?;
     Ok(Script {
@@ -135,7 +137,15 @@ impl LuaResponder {
         timeout: Duration,
         all_queries: bool,
     ) -> Result<LuaResponder, LoadError> {
-        let lua = Lua::new();
+        // Lua's standard libraries as MySQL Proxy opened them (luaL_openlibs),
+        // `debug` included: scripts call debug.traceback(). mlua counts `debug`
+        // as unsafe because it reaches past the sandbox (getregistry,
+        // setupvalue, sethook: replacing the hook would also lift the time
+        // budget); the scripts are the operator's own code, as in MySQL Proxy.
+        // LuaJIT's `ffi` stays out.
+        // SAFETY: see above; no other unsafe library is loaded.
+        let lua =
+            unsafe { Lua::unsafe_new_with(StdLib::ALL_SAFE | StdLib::DEBUG, LuaOptions::new()) };
         let deadline: Rc<Cell<Option<Instant>>> = Rc::new(Cell::new(None));
         let d = deadline.clone();
         lua.set_hook(

@@ -324,10 +324,6 @@ fn row_too_long(i: usize, len: usize, n: usize) -> String {
     format!("rows[{i}] has {len} cells but there are {n} fields")
 }
 
-fn bad_cell(i: usize, j: usize, type_name: &str) -> String {
-    format!("rows[{i}][{j}] must be a string, number or nil, not a {type_name}")
-}
-
 /// The fast path for rows: reads every cell straight off the Lua stack and
 /// writes it into the packet, with no handle, reference or allocation per row
 /// or cell. (Through mlua's safe API each row and each string cell is a
@@ -343,7 +339,7 @@ fn rows_from_stack(
     let mut outcome: Result<RawRows, String> = Ok(RawRows::Done);
     // SAFETY: `exec_raw` runs the closure in protected mode with `rows` at
     // stack index 1. Only functions that cannot raise a Lua error are used
-    // (rawgeti, objlen, type, typename, tonumber, toboolean, and tolstring on
+    // (rawgeti, objlen, type, typename, tonumber, and tolstring on
     // values that already are strings, which neither converts nor allocates),
     // and the stack is put back to one slot after every row.
     let ran = unsafe {
@@ -368,7 +364,6 @@ fn rows_from_stack(
                 enc.packet(|o| {
                     for j in 1..=n {
                         match ffi::lua_rawgeti(l, 2, j as ffi::lua_Integer) {
-                            ffi::LUA_TNIL => o.push(0xfb),
                             ffi::LUA_TSTRING => {
                                 let mut len = 0usize;
                                 let p = ffi::lua_tolstring(l, 3, &mut len);
@@ -379,10 +374,9 @@ fn rows_from_stack(
                                 Some(k) => put_int_text(o, k),
                                 None => stop = Some(Ok(RawRows::NeedsLua)),
                             },
-                            ffi::LUA_TBOOLEAN => {
-                                put_int_text(o, i64::from(ffi::lua_toboolean(l, 3)))
-                            }
-                            t => stop = Some(Err(bad_cell(i, j, &type_name(t)))),
+                            // nil, and as in MySQL Proxy (whose lua_tostring() gives
+                            // NULL for them) booleans, tables, functions, userdata
+                            _ => o.push(0xfb),
                         }
                         ffi::lua_settop(l, 2);
                         if stop.is_some() {
@@ -439,8 +433,8 @@ fn rows_through_mlua(
                     Some(s) => Cell::Str(s),
                     None => Cell::Null,
                 },
-                Value::Boolean(b) => Cell::Int(i64::from(b)),
-                other => return Err(bad_cell(i, j, other.type_name())),
+                // booleans, tables, functions, userdata: NULL, as in MySQL Proxy
+                _ => Cell::Null,
             });
         }
         enc.packet(|o| {
