@@ -17,6 +17,7 @@
 mod api;
 mod modules;
 mod response;
+pub mod tokenizer;
 
 use super::builtin::{is_session_setting, Builtin};
 use super::canned::Canned;

@@ -1,10 +1,12 @@
 //! The Lua modules of MySQL Proxy a backend-less script may `require`:
-//! `mysql.proto` (packet encoders/decoders, with MySQL Proxy's field names) and
-//! `mysql.password` (the mysql_native_password scramble helpers).
+//! `mysql.proto` (packet encoders/decoders, with MySQL Proxy's field names),
+//! `mysql.password` (the mysql_native_password scramble helpers), and
+//! `mysql.tokenizer` / `proxy.tokenizer` (the SQL tokenizer, see [`super::tokenizer`]).
 //!
 //! Encoders produce payloads without the 4-byte header, as MySQL Proxy's did:
 //! they are meant for `proxy.response.packets`.
 
+use super::tokenizer;
 use crate::protocol::consts::{cap, coltype, status};
 use crate::protocol::handshake::{HandshakeResponse41, HandshakeV10};
 use crate::protocol::response::{decode_err, decode_ok, encode_eof, ErrPacket, OkPacket};
@@ -12,13 +14,22 @@ use crate::protocol::wire::Reader;
 use mlua::{Lua, Table, Value};
 use sha1::{Digest, Sha1};
 
-/// Registers `mysql.proto` and `mysql.password` in `package.preload`.
+/// Registers `mysql.proto`, `mysql.password`, `mysql.tokenizer` and
+/// `proxy.tokenizer` in `package.preload`.
 pub fn install(lua: &Lua) -> mlua::Result<()> {
     let preload: Table = lua.globals().get::<Table>("package")?.get("preload")?;
     preload.set("mysql.proto", lua.create_function(|lua, ()| proto(lua))?)?;
     preload.set(
         "mysql.password",
         lua.create_function(|lua, ()| password(lua))?,
+    )?;
+    preload.set(
+        "mysql.tokenizer",
+        lua.create_function(|lua, ()| tokenizer::lua::mysql_tokenizer(lua))?,
+    )?;
+    preload.set(
+        "proxy.tokenizer",
+        lua.create_function(|lua, ()| tokenizer::lua::proxy_tokenizer(lua))?,
     )?;
     Ok(())
 }
