@@ -782,3 +782,323 @@ fn non_text_cells_are_null_and_debug_traceback_names_the_file() {
     assert!(tb.starts_with("stack traceback:"), "{tb}");
     assert!(tb.contains("cells.lua\"]:4: in function <"), "{tb}");
 }
+
+/// A script that answers queries `tokenize:<sql>` with what `mysql.tokenizer`
+/// and the `proxy.tokenizer` helpers make of `<sql>`: one `token` row per
+/// token, then one row per helper. (Other queries, the driver's own among
+/// them, fall through to the built-in answers.)
+const TOKENIZER_SCRIPT: &str = r#"
+    local lexer = require("mysql.tokenizer")
+    local tk = require("proxy.tokenizer")
+
+    local function show_token(t)
+        if t == nil then return "nil" end
+        return t.token_name .. " " .. t.text
+    end
+
+    function read_query(packet)
+        if packet:byte() ~= proxy.COM_QUERY then return end
+        local prefix = "tokenize:"
+        if packet:sub(2, #prefix + 1) ~= prefix then return end
+        local q = packet:sub(#prefix + 2)
+        local rows = {}
+        if q == "errors" then
+            local ok, e = pcall(lexer.tokenize, nil)
+            local ok2, e2 = pcall(tk.tokenize, {})
+            local n = lexer.tokenize(42)
+            local built = { { token_name = "TK_LITERAL", text = "x" }, { token_name = "TK_INTEGER", text = "1" } }
+            rows = {
+                { "nil", tostring(ok), tostring(e), "" },
+                { "table", tostring(ok2), tostring(e2), "" },
+                { "number", n[1].token_name, n[1].text, tostring(#n) },
+                { "built", tk.normalize(built), tk.tokens_to_query(built), "" },
+            }
+        else
+            local tokens = tk.tokenize(q)
+            for i, t in ipairs(tokens) do
+                rows[#rows + 1] = { "token", tostring(t.token_id), t.token_name, t.text }
+            end
+            local function add(kind, v) rows[#rows + 1] = { kind, v, "", "" } end
+            add("normalize", tk.normalize(tokens))
+            add("to_query", tk.tokens_to_query(tokens))
+            add("to_query_4_7", tk.tokens_to_query(tokens, 4, 7))
+            add("without_comments", table.concat(tk.tokens_without_comments(tokens), "|"))
+            add("bare", table.concat(tk.bare_tokens(tokens), "|"))
+            add("bare_quoted", table.concat(tk.bare_tokens(tokens, true), "|"))
+            add("first", show_token(tk.first_stmt_token(tokens)))
+            add("same_as_lexer", tostring(#lexer.tokenize(q) == #tokens))
+        end
+        proxy.response = { type = proxy.MYSQLD_PACKET_OK, resultset = {
+            fields = { { name = "kind" }, { name = "a" }, { name = "b" }, { name = "c" } },
+            rows = rows } }
+        return proxy.PROXY_SEND_RESULT
+    end
+"#;
+
+/// What the tokenizer script answers for one query.
+struct Tokenized {
+    /// `(id, name, text)` per token.
+    tokens: Vec<(u16, String, String)>,
+    helpers: std::collections::HashMap<String, String>,
+}
+
+impl Tokenized {
+    fn helper(&self, kind: &str) -> &str {
+        self.helpers
+            .get(kind)
+            .unwrap_or_else(|| panic!("no {kind} row"))
+    }
+
+    fn names(&self) -> Vec<&str> {
+        self.tokens.iter().map(|(_, n, _)| n.as_str()).collect()
+    }
+}
+
+fn tokenized(c: &mut Conn, sql: &str) -> Tokenized {
+    let rows: Vec<(String, String, String, String)> = c
+        .query(format!("tokenize:{sql}"))
+        .expect("tokenizer script answers");
+    let mut out = Tokenized {
+        tokens: Vec::new(),
+        helpers: Default::default(),
+    };
+    for (kind, a, b, text) in rows {
+        if kind == "token" {
+            out.tokens
+                .push((a.parse().expect("token_id is a number"), b, text));
+        } else {
+            out.helpers.insert(kind, a);
+        }
+    }
+    out
+}
+
+#[test]
+fn tokenizer_matches_mysql_proxy_tokens2() {
+    let server = start("tokenizer_ids", TOKENIZER_SCRIPT);
+    let mut c = conn(&server);
+    let t = tokenized(&mut c, "select count(*) from mysql.user");
+    let want: Vec<(u16, &str, &str)> = vec![
+        (204, "TK_SQL_SELECT", "select"),
+        (10, "TK_FUNCTION", "count"),
+        (16, "TK_OBRACE", "("),
+        (19, "TK_STAR", "*"),
+        (17, "TK_CBRACE", ")"),
+        (105, "TK_SQL_FROM", "from"),
+        (9, "TK_LITERAL", "mysql"),
+        (13, "TK_DOT", "."),
+        (9, "TK_LITERAL", "user"),
+    ];
+    let got: Vec<(u16, &str, &str)> = t
+        .tokens
+        .iter()
+        .map(|(i, n, x)| (*i, n.as_str(), x.as_str()))
+        .collect();
+    assert_eq!(got, want);
+    assert_eq!(t.helper("same_as_lexer"), "true");
+
+    let t = tokenized(&mut c, "create table t1 (id int) engine = myisam");
+    let ids: Vec<u16> = t.tokens.iter().map(|(i, _, _)| *i).collect();
+    assert_eq!(ids, [59, 222, 9, 16, 9, 123, 17, 9, 5, 9]);
+
+    let t = tokenized(&mut c, "/* comment */select /*! 1 */");
+    let got: Vec<(u16, &str)> = t.tokens.iter().map(|(i, _, x)| (*i, x.as_str())).collect();
+    assert_eq!(got, [(8, " comment "), (204, "select"), (261, " 1 ")]);
+
+    let t = tokenized(&mut c, "select /*!50000 1 + */ 1");
+    let got: Vec<(u16, &str)> = t.tokens.iter().map(|(i, _, x)| (*i, x.as_str())).collect();
+    assert_eq!(got, [(204, "select"), (261, "50000 1 + "), (11, "1")]);
+}
+
+#[test]
+fn tokenizer_helpers_match_mysql_proxy_tokens1_and_normalize() {
+    let server = start("tokenizer_helpers", TOKENIZER_SCRIPT);
+    let mut c = conn(&server);
+    let rebuilt = "select count( * ) from information_schema . tables where table_schema = \"mysql\" and table_name like \"user\" ";
+    for q in [
+        "select count(*) from information_schema.tables where table_schema='mysql' and table_name like 'user'",
+        "/*a comment*/select /*another comment*/ count(*) from information_schema.tables where table_schema='mysql' and table_name like 'user'",
+    ] {
+        let t = tokenized(&mut c, q);
+        assert_eq!(t.helper("to_query"), rebuilt, "{q}");
+        assert_eq!(t.helper("first"), "TK_SQL_SELECT select", "{q}");
+        assert_eq!(
+            t.helper("normalize"),
+            "SELECT COUNT( * ) FROM `information_schema` . `tables` WHERE `table_schema` = ? AND `table_name` LIKE ? "
+        );
+    }
+    for (q, normalized) in [
+        ("select 1", "SELECT ? "),
+        (
+            "select count(*) from mysql.user",
+            "SELECT COUNT( * ) FROM `mysql` . `user` ",
+        ),
+        (
+            "create table t1 (id int) engine = myisam",
+            "CREATE TABLE `t1` ( `id` INT ) `engine` = `myisam` ",
+        ),
+        ("/* comment */select /*! 1 */", "SELECT /*! 1 */ "),
+        ("select /*!50000 1 + */ 1", "SELECT /*!50000 1 + */ ? "),
+        ("SELECT @i := 1", "SELECT @i := ? "),
+        ("COMMIT", "COMMIT "),
+        ("ROLLBACK", "ROLLBACK "),
+        ("START TRANSACTION", "START TRANSACTION "),
+        ("start transaction", "START TRANSACTION "),
+        ("BEGIN", "BEGIN "),
+        ("begin work", "BEGIN `work` "),
+        (
+            "CREATE TABLE commit ( id int )",
+            "CREATE TABLE `commit` ( `id` INT ) ",
+        ),
+        (
+            "SET GLOBAL unknown.unknown = 1",
+            "SET `GLOBAL` `unknown` . `unknown` = ? ",
+        ),
+    ] {
+        assert_eq!(tokenized(&mut c, q).helper("normalize"), normalized, "{q}");
+    }
+}
+
+#[test]
+fn tokenizer_quotes_comments_numbers_and_statements() {
+    let server = start("tokenizer_own", TOKENIZER_SCRIPT);
+    let mut c = conn(&server);
+
+    // Quotes: doubled quotes collapse, backslash escapes stay as written;
+    // `--` comments run to the end of the line, `#` is no comment.
+    let t = tokenized(
+        &mut c,
+        "SELECT 'it''s', \"a\\\"b\", `my col` FROM t -- trailing\n# hash",
+    );
+    assert_eq!(
+        t.tokens
+            .iter()
+            .map(|(_, n, x)| format!("{n} {x}"))
+            .collect::<Vec<_>>(),
+        [
+            "TK_SQL_SELECT SELECT",
+            "TK_STRING it's",
+            "TK_COMMA ,",
+            "TK_STRING a\\\"b",
+            "TK_COMMA ,",
+            "TK_LITERAL my col",
+            "TK_SQL_FROM FROM",
+            "TK_LITERAL t",
+            "TK_COMMENT trailing",
+            "TK_UNKNOWN #",
+            "TK_LITERAL hash",
+        ]
+    );
+    assert_eq!(
+        t.helper("to_query"),
+        "SELECT \"it's\" , \"a\\\\\\\"b\" , my col FROM t # hash "
+    );
+    assert_eq!(
+        t.helper("bare"),
+        "SELECT|it's|,|a\\\"b|,|my col|FROM|t|#|hash"
+    );
+    assert_eq!(
+        t.helper("bare_quoted"),
+        "SELECT|\"it's\"|,|\"a\\\\\\\"b\"|,|my col|FROM|t|#|hash"
+    );
+    assert_eq!(
+        t.helper("normalize"),
+        "SELECT ? , ? , `my col` FROM `t` # `hash` "
+    );
+
+    // Two statements, a leading comment, a version comment, variables, numbers.
+    let t = tokenized(
+        &mut c,
+        "/* lead */ /*!40101 SET @a := 1.5e3 */; SELECT @@session.sql_mode, 1.5, .5, 3",
+    );
+    assert_eq!(
+        t.names(),
+        [
+            "TK_COMMENT",
+            "TK_COMMENT_MYSQL",
+            "TK_SEMICOLON",
+            "TK_SQL_SELECT",
+            "TK_LITERAL",
+            "TK_DOT",
+            "TK_LITERAL",
+            "TK_COMMA",
+            "TK_FLOAT",
+            "TK_COMMA",
+            "TK_FLOAT",
+            "TK_COMMA",
+            "TK_INTEGER",
+        ]
+    );
+    assert_eq!(t.tokens[1].2, "40101 SET @a := 1.5e3 ");
+    assert_eq!(t.tokens[4].2, "@@session");
+    // first_stmt_token skips TK_COMMENT only, as MySQL Proxy's does.
+    assert_eq!(t.helper("first"), "TK_COMMENT_MYSQL 40101 SET @a := 1.5e3 ");
+    assert_eq!(
+        t.helper("normalize"),
+        "/*!40101 SET @a := 1.5e3 */ ; SELECT @@session . `sql_mode` , ? , ? , ? "
+    );
+    assert_eq!(
+        t.helper("to_query"),
+        "40101 SET @a := 1.5e3  ; SELECT @@session . sql_mode , 1.5 , .5 , 3 "
+    );
+    assert_eq!(t.helper("to_query_4_7"), "SELECT @@session . sql_mode ");
+    assert_eq!(
+        t.helper("without_comments"),
+        "40101 SET @a := 1.5e3 |;|SELECT|@@session|.|sql_mode|,|1.5|,|.5|,|3"
+    );
+
+    // Numbers against words: 1e5 is a float, 1e5x and 1e words.
+    let t = tokenized(&mut c, "SELECT 1e5, 1e5x, 1e, 2.5E-3");
+    assert_eq!(
+        t.tokens
+            .iter()
+            .map(|(_, n, x)| format!("{n} {x}"))
+            .collect::<Vec<_>>(),
+        [
+            "TK_SQL_SELECT SELECT",
+            "TK_FLOAT 1e5",
+            "TK_COMMA ,",
+            "TK_LITERAL 1e5x",
+            "TK_COMMA ,",
+            "TK_LITERAL 1e",
+            "TK_COMMA ,",
+            "TK_FLOAT 2.5E-3",
+        ]
+    );
+
+    // Nothing but a comment.
+    let t = tokenized(&mut c, "-- only a comment");
+    assert_eq!(t.names(), ["TK_COMMENT"]);
+    assert_eq!(t.tokens[0].2, "only a comment");
+    assert_eq!(t.helper("first"), "nil");
+    assert_eq!(t.helper("normalize"), "");
+    assert_eq!(t.helper("to_query"), "");
+}
+
+#[test]
+fn tokenizer_errors_and_other_arguments() {
+    let server = start("tokenizer_errors", TOKENIZER_SCRIPT);
+    let mut c = conn(&server);
+    let rows: Vec<(String, String, String, String)> = c.query("tokenize:errors").expect("answer");
+    assert_eq!(rows[0].1, "false");
+    assert!(
+        rows[0]
+            .2
+            .contains("bad argument #1 to 'tokenize' (string expected, got nil)"),
+        "{}",
+        rows[0].2
+    );
+    assert_eq!(rows[1].1, "false");
+    assert!(
+        rows[1].2.contains("(string expected, got table)"),
+        "{}",
+        rows[1].2
+    );
+    // A number is tokenized as its text, as luaL_checklstring allows.
+    assert_eq!(
+        (rows[2].1.as_str(), rows[2].2.as_str(), rows[2].3.as_str()),
+        ("TK_INTEGER", "42", "1")
+    );
+    // The helpers take token tables a script built itself.
+    assert_eq!((rows[3].1.as_str(), rows[3].2.as_str()), ("`x` ? ", "x 1 "));
+}
