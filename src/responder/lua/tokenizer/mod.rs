@@ -120,12 +120,19 @@ impl<'q> Lexer<'q> {
         self.q.get(i).copied()
     }
 
+    /// Appends the token `q[from..to]` and goes on after it.
     fn emit(&mut self, id: TokenId, from: usize, to: usize) {
+        self.emit_then(id, from, to, to);
+    }
+
+    /// Appends the token `q[from..to]` and goes on at `resume` (after the
+    /// closing marker of a comment).
+    fn emit_then(&mut self, id: TokenId, from: usize, to: usize, resume: usize) {
         self.out.push(Token {
             id,
             text: Cow::Borrowed(&self.q[from..to]),
         });
-        self.pos = to;
+        self.pos = resume;
     }
 
     fn run(&mut self) {
@@ -161,19 +168,11 @@ impl<'q> Lexer<'q> {
     fn dash_dash(&mut self) {
         let p = self.pos;
         match (self.at(p + 2), self.at(p + 3)) {
-            (Some(b'\n'), _) => self.emit_comment(TokenId::COMMENT, p + 3, p + 3, p + 3),
-            (Some(b'\r'), Some(b'\n')) => self.emit_comment(TokenId::COMMENT, p + 4, p + 4, p + 4),
+            (Some(b'\n'), _) => self.emit_then(TokenId::COMMENT, p + 3, p + 3, p + 3),
+            (Some(b'\r'), Some(b'\n')) => self.emit_then(TokenId::COMMENT, p + 4, p + 4, p + 4),
             (Some(b' ' | b'\t'), _) => self.line_comment(p + 3),
             _ => self.emit(TokenId::MINUS, p, p + 1),
         }
-    }
-
-    fn emit_comment(&mut self, id: TokenId, from: usize, to: usize, resume: usize) {
-        self.out.push(Token {
-            id,
-            text: Cow::Borrowed(&self.q[from..to]),
-        });
-        self.pos = resume;
     }
 
     /// The body of a `-- ` comment: up to the newline, a `\r` before it
@@ -181,11 +180,11 @@ impl<'q> Lexer<'q> {
     fn line_comment(&mut self, body: usize) {
         let rest = &self.q[body..];
         if rest.starts_with(b"\r\n") {
-            return self.emit_comment(TokenId::COMMENT, body, body, body + 2);
+            return self.emit_then(TokenId::COMMENT, body, body, body + 2);
         }
         match rest.iter().position(|&c| c == b'\n') {
-            Some(nl) => self.emit_comment(TokenId::COMMENT, body, body + nl, body + nl + 1),
-            None => self.emit_comment(TokenId::COMMENT, body, self.q.len(), self.q.len()),
+            Some(nl) => self.emit_then(TokenId::COMMENT, body, body + nl, body + nl + 1),
+            None => self.emit_then(TokenId::COMMENT, body, self.q.len(), self.q.len()),
         }
     }
 
@@ -200,9 +199,9 @@ impl<'q> Lexer<'q> {
                     .rev()
                     .take_while(|&&c| c == b'*')
                     .count();
-                self.emit_comment(id, body, body + close - stars, body + close + 2)
+                self.emit_then(id, body, body + close - stars, body + close + 2)
             }
-            None => self.emit_comment(id, body, self.q.len(), self.q.len()),
+            None => self.emit_then(id, body, self.q.len(), self.q.len()),
         }
     }
 
@@ -314,6 +313,31 @@ impl<'q> Lexer<'q> {
         }
     }
 
+    /// The parts of a dotted word at `p` (`a`, `a.b`, `a.b.c`: MySQL Proxy
+    /// takes at most three together), as ranges, and how many there are.
+    fn dotted_word(&self, p: usize) -> ([(usize, usize); 3], usize) {
+        let mut parts = [(0usize, 0usize); 3];
+        let first = self.word_part(p);
+        if first == 0 {
+            return (parts, 0);
+        }
+        parts[0] = (p, p + first);
+        let mut n = 1;
+        while n < 3 {
+            let dot = parts[n - 1].1;
+            let len = match self.at(dot) {
+                Some(b'.') => self.word_part(dot + 1),
+                _ => 0,
+            };
+            if len == 0 {
+                break;
+            }
+            parts[n] = (dot + 1, dot + 1 + len);
+            n += 1;
+        }
+        (parts, n)
+    }
+
     /// Something that starts with a digit, a dot or a word byte: the longest
     /// of a scientific float, a dotted word (up to three parts), that word as
     /// a function name, an integer, a float, a lone dot. Ties go to the one
@@ -322,24 +346,8 @@ impl<'q> Lexer<'q> {
         let p = self.pos;
         let sci = self.sci_float(p);
 
-        let mut parts = [(0usize, 0usize); 3];
-        let mut n_parts = 0;
-        let mut word_end = p;
-        let first = self.word_part(p);
-        if first > 0 {
-            parts[0] = (p, p + first);
-            n_parts = 1;
-            word_end = p + first;
-            while n_parts < 3 && self.at(word_end) == Some(b'.') {
-                let len = self.word_part(word_end + 1);
-                if len == 0 {
-                    break;
-                }
-                parts[n_parts] = (word_end + 1, word_end + 1 + len);
-                n_parts += 1;
-                word_end += 1 + len;
-            }
-        }
+        let (parts, n_parts) = self.dotted_word(p);
+        let word_end = parts[..n_parts].last().map_or(p, |&(_, to)| to);
         let word = word_end - p;
         let function = if word > 0 && self.at(word_end) == Some(b'(') {
             word + 1
