@@ -1102,3 +1102,78 @@ fn tokenizer_errors_and_other_arguments() {
     // The helpers take token tables a script built itself.
     assert_eq!((rows[3].1.as_str(), rows[3].2.as_str()), ("`x` ? ", "x 1 "));
 }
+
+/// Code whose environment is `_G` (a chunk from `loadstring`) sees the running
+/// connection's `proxy.connection` through `_G.proxy`, as in MySQL Proxy; a
+/// key nobody has is nil (no lookup loop); `chassis.log` logs and rejects an
+/// unknown level.
+#[test]
+fn loadstring_chunks_see_the_running_connection_and_chassis_logs() {
+    let server = start(
+        "globalproxy",
+        r#"
+        local chassis = require("chassis")
+        function read_query(packet)
+            local q = packet:sub(2)
+            local v
+            if q:sub(1, 5) == "eval " then
+                local ok, r = pcall(assert(loadstring(q:sub(6))))
+                v = tostring(r)
+                chassis.log("info", "evaluated " .. q)
+            elseif q == "badlevel" then
+                local ok, e = pcall(chassis.log, "loud", "x")
+                v = tostring(e)
+            else
+                return
+            end
+            proxy.response = { type = proxy.MYSQLD_PACKET_OK,
+                resultset = { fields = { { name = "v" } }, rows = { { v } } } }
+            return proxy.PROXY_SEND_RESULT
+        end
+        "#,
+    );
+    let one = |c: &mut Conn, q: &str| -> String {
+        c.query_first::<String, _>(q)
+            .expect("query")
+            .expect("one row")
+    };
+    let mut a = conn(&server);
+    let mut b = Conn::new(common::opts(&server, "v", "p", None)).expect("login");
+    for _ in 0..2 {
+        assert_eq!(
+            one(&mut a, "eval return proxy.connection.client.username"),
+            "u"
+        );
+        assert_eq!(
+            one(&mut b, "eval return proxy.connection.client.username"),
+            "v"
+        );
+    }
+    assert_eq!(one(&mut a, "eval return proxy.COM_QUERY"), "3");
+    assert_eq!(one(&mut a, "eval return proxy.global ~= nil"), "true");
+    assert_eq!(one(&mut a, "eval return proxy.no_such_key"), "nil");
+    assert!(one(&mut a, "badlevel").contains("invalid option 'loud'"));
+}
+
+/// Lua 5.1 read an unknown escape as the character (`"\."` is `"."`), and
+/// MySQL Proxy-era scripts rely on it; LuaJIT refuses it, so understudy reads
+/// such a script as Lua 5.1 did.
+#[test]
+fn lua51_unknown_escapes_load_as_in_lua51() {
+    let server = start(
+        "escapes",
+        r#"
+        local pattern = "^(%d+)\.(%d+)$"
+        function read_query(packet)
+            local major, minor = packet:sub(2):match(pattern)
+            if not major then return end
+            proxy.response = { type = proxy.MYSQLD_PACKET_OK,
+                resultset = { fields = { { name = "v" } }, rows = { { major .. "/" .. minor .. "\%" } } } }
+            return proxy.PROXY_SEND_RESULT
+        end
+        "#,
+    );
+    let mut c = conn(&server);
+    let v: Option<String> = c.query_first("12.34").expect("query");
+    assert_eq!(v.as_deref(), Some("12/34%"));
+}

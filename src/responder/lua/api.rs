@@ -128,7 +128,18 @@ pub fn install(lua: &Lua) -> mlua::Result<()> {
     }
     proxy.raw_set("PROXY_VERSION", PROXY_VERSION)?;
     proxy.raw_set("global", lua.create_table()?)?;
-    g.raw_set("proxy", &proxy)?;
+    // `_G.proxy`, for code whose environment is _G (a chunk from loadstring, a
+    // module): as in MySQL Proxy it reads and writes the proxy table of the
+    // connection whose hook is running. It is an empty table whose metatable
+    // is pointed at that connection's table before every hook call
+    // (`point_global_proxy`); a connection's table falls back to the shared
+    // constants, so no lookup can loop.
+    let global_proxy = lua.create_table()?;
+    let global_proxy_mt = lua.create_table()?;
+    global_proxy_mt.raw_set("__index", &proxy)?; // until a hook runs
+    global_proxy.set_metatable(Some(global_proxy_mt.clone()))?;
+    g.raw_set("proxy", &global_proxy)?;
+    lua.set_named_registry_value("understudy.global_proxy_mt", global_proxy_mt)?;
     // Environment metatable: unknown names resolve in _G.
     let env_mt = lua.create_table()?;
     env_mt.raw_set("__index", &g)?;
@@ -187,6 +198,19 @@ pub fn connection_env(lua: &Lua, s: &Session) -> mlua::Result<Table> {
     proxy.raw_set("connection", conn)?;
     env.raw_set("proxy", proxy)?;
     Ok(env)
+}
+
+/// The metatable of `_G.proxy` (see `install`), to keep in the responder.
+pub fn global_proxy_mt(lua: &Lua) -> mlua::Result<Table> {
+    lua.named_registry_value("understudy.global_proxy_mt")
+}
+
+/// Points `_G.proxy` at this connection's proxy table: called before each of
+/// its hooks runs, as MySQL Proxy rewrote `_G.proxy`'s metatable.
+pub fn point_global_proxy(global_proxy_mt: &Table, env: &Table) -> mlua::Result<()> {
+    let p = proxy_of(env)?;
+    global_proxy_mt.raw_set("__index", &p)?;
+    global_proxy_mt.raw_set("__newindex", &p)
 }
 
 fn proxy_of(env: &Table) -> mlua::Result<Table> {

@@ -15,6 +15,8 @@
 //!   the server.
 
 mod api;
+mod chassis;
+mod lua51;
 mod modules;
 mod response;
 pub mod tokenizer;
@@ -74,6 +76,9 @@ pub struct LuaResponder {
     cache: HashMap<usize, (Canned, mlua::RegistryKey)>,
     /// Bytes held by `cache`.
     cache_bytes: usize,
+    /// The metatable of `_G.proxy`, re-pointed at the running connection's
+    /// proxy table before each hook (see `api::install`).
+    global_proxy_mt: Table,
 }
 
 /// Most bytes of encoded answers the response cache keeps.
@@ -99,13 +104,29 @@ fn file_version(path: &Path) -> (Option<SystemTime>, u64) {
 fn compile(lua: &Lua, path: &Path) -> Result<Script, LoadError> {
     let (modified, size) = file_version(path);
     let source = std::fs::read(path).map_err(|e| LoadError(format!("{}: {e}", path.display())))?;
-    let chunk = lua
-        .load(&source[..])
-        // The file name as the chunk name, as MySQL Proxy loaded it: messages and
-        // tracebacks read `[string "path"]:12:` exactly as they did there.
-        .set_name(path.display().to_string())
-        .into_function()
-        .map_err(|e| LoadError(lua_message(&e)))?;
+    // The file name as the chunk name, as MySQL Proxy loaded it: messages and
+    // tracebacks read `[string "path"]:12:` exactly as they did there.
+    let load = |src: &[u8]| {
+        lua.load(src)
+            .set_name(path.display().to_string())
+            .into_function()
+    };
+    let chunk = match load(&source) {
+        Ok(f) => f,
+        Err(e) if lua_message(&e).contains("invalid escape sequence") => {
+            // Lua 5.1 read an unknown escape as the character; LuaJIT refuses it.
+            let Some(lenient) = lua51::rewrite_escapes(&source) else {
+                return Err(LoadError(lua_message(&e)));
+            };
+            let f = load(&lenient).map_err(|e| LoadError(lua_message(&e)))?;
+            info!(
+                "lua: {}: unknown escapes in strings (such as \\.) read as Lua 5.1 did: as the character",
+                path.display()
+            );
+            f
+        }
+        Err(e) => return Err(LoadError(lua_message(&e))),
+    };
     Ok(Script {
         path: path.to_path_buf(),
         chunk,
@@ -169,6 +190,7 @@ impl LuaResponder {
         api::install(&lua).map_err(|e| LoadError(format!("setting up the proxy API: {e}")))?;
         let script = compile(&lua, path)?;
         let conns = lua.create_table().map_err(|e| LoadError(e.to_string()))?;
+        let global_proxy_mt = api::global_proxy_mt(&lua).map_err(|e| LoadError(e.to_string()))?;
         let r = LuaResponder {
             lua,
             script,
@@ -181,6 +203,7 @@ impl LuaResponder {
             synced: HashMap::new(),
             cache: HashMap::new(),
             cache_bytes: 0,
+            global_proxy_mt,
         };
         // Run the chunk once in a throwaway environment: errors at load time
         // (a call to a missing function at top level, say) surface now.
@@ -199,6 +222,7 @@ impl LuaResponder {
         // setfenv on the shared compiled chunk, then run it: function definitions
         // land in this connection's environment.
         self.script.chunk.set_environment(env.clone())?;
+        api::point_global_proxy(&self.global_proxy_mt, &env)?;
         self.with_budget(|| self.script.chunk.call::<()>(()))?;
         Ok(env)
     }
@@ -280,6 +304,7 @@ impl LuaResponder {
         let Value::Function(f) = f else {
             return Ok(None);
         };
+        api::point_global_proxy(&self.global_proxy_mt, env)?;
         let v = self.with_budget(|| match arg {
             Some(a) => f.call::<Value>(a),
             None => f.call::<Value>(()),

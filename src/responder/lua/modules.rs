@@ -1,7 +1,8 @@
 //! The Lua modules of MySQL Proxy a backend-less script may `require`:
 //! `mysql.proto` (packet encoders/decoders, with MySQL Proxy's field names),
 //! `mysql.password` (the mysql_native_password scramble helpers), and
-//! `mysql.tokenizer` / `proxy.tokenizer` (the SQL tokenizer, see [`super::tokenizer`]).
+//! `mysql.tokenizer` / `proxy.tokenizer` (the SQL tokenizer, see [`super::tokenizer`]),
+//! and `chassis` (logging, see [`super::chassis`]).
 //!
 //! Encoders produce payloads without the 4-byte header, as MySQL Proxy's did:
 //! they are meant for `proxy.response.packets`.
@@ -14,8 +15,8 @@ use crate::protocol::wire::Reader;
 use mlua::{Lua, Table, Value};
 use sha1::{Digest, Sha1};
 
-/// Registers `mysql.proto`, `mysql.password`, `mysql.tokenizer` and
-/// `proxy.tokenizer` in `package.preload`.
+/// Registers `mysql.proto`, `mysql.password`, `mysql.tokenizer`,
+/// `proxy.tokenizer` and `chassis` in `package.preload`.
 pub fn install(lua: &Lua) -> mlua::Result<()> {
     let preload: Table = lua.globals().get::<Table>("package")?.get("preload")?;
     preload.set("mysql.proto", lua.create_function(|lua, ()| proto(lua))?)?;
@@ -30,6 +31,10 @@ pub fn install(lua: &Lua) -> mlua::Result<()> {
     preload.set(
         "proxy.tokenizer",
         lua.create_function(|lua, ()| tokenizer::lua::proxy_tokenizer(lua))?,
+    )?;
+    preload.set(
+        "chassis",
+        lua.create_function(|lua, ()| super::chassis::module(lua))?,
     )?;
     Ok(())
 }
