@@ -20,6 +20,7 @@ fi
 command -v taskset >/dev/null || apt-get install -y -qq util-linux >/dev/null
 cargo build --release --benches >/dev/null 2>&1 || cargo build --release --benches
 LG=$(ls -t target/release/deps/loadgen-* | grep -v '\.d$' | head -1)
+FLOOR=$(ls -t target/release/deps/floor-* | grep -v '\.d$' | head -1)
 # the binary `make build` made (UNDERSTUDY_BIN: the static one), else cargo's
 if [ -n "${UNDERSTUDY_BIN:-}" ]; then US="$UNDERSTUDY_BIN"; else cargo build --release >/dev/null; US="$HERE/target/release/understudy"; fi
 ulimit -n "$(ulimit -Hn)"
@@ -71,10 +72,14 @@ if [ -f "$SEED" ]; then
   SEEDPID=$!; PIDS+=("$SEEDPID")
   wait_port "$SEEDPORT"
 fi
+# The practical limit (benches/floor.rs): pre-encoded answers, headers only.
+FPORT=$(free_port)
+taskset -c 0 "$FLOOR" --port "$FPORT" >"$TMP/floor.log" 2>&1 &
+FPID=$!; PIDS+=("$FPID")
 USPORT=$(free_port)
 taskset -c 0 "$US" --port "$USPORT" --stats-interval 1 >"$TMP/uss.log" 2>&1 &
 USPID=$!; PIDS+=("$USPID")
-wait_port "$UPORT"; wait_port "$ULPORT"; wait_port "$USPORT"
+wait_port "$UPORT"; wait_port "$ULPORT"; wait_port "$USPORT"; wait_port "$FPORT"
 
 lg() { taskset -c 1 "$LG" "$@" >>"$RAW" || echo "{\"workload\":\"failed\",\"label\":\"$*\"}" >>"$RAW"; }
 
@@ -101,6 +106,9 @@ for rep in $(seq 1 "$REPS"); do
       fi
     fi
   done
+  lg handshake --port "$FPORT" --server-pid "$FPID" --conns 50 --secs "$SECS" --label "floor|rep$rep|handshake_c50"
+  lg query --port "$FPORT" --server-pid "$FPID" --conns 50 --secs "$SECS" --sql "SELECT 1" --label "floor|rep$rep|select1_c50"
+  lg query --port "$FPORT" --server-pid "$FPID" --conns 50 --secs "$SECS" --sql "SHOW DATABASES" --label "floor|rep$rep|rows70_c50"
 done
 
 echo "== idle connections (server RSS per connection) and the most connections held"
@@ -198,10 +206,28 @@ for key in ["rows70_c50", "handshake_c50", "idle_10000"]:
         note += f"; server CPU/op {cs:.1f} vs {cb:.1f} us"
     result[name] = {"understudy_seed": sv, "understudy_builtin": uv, "ratio": ratio, "unit": units.get(key, "ops/s"), "note": note}
     table.append((name, sv, uv, ratio, units.get(key, "ops/s"), f"{tgt} {ok}", note))
+# understudy against the practical limit (benches/floor.rs): server CPU per
+# operation, within 10 % is the aim.
+for key in ["handshake_c50", "select1_c50", "rows70_c50"]:
+    d = data.get(key, {})
+    fl, u = d.get("floor", {}), d.get("understudy", {})
+    if not fl:
+        continue
+    fv = med([metric(key, r) for r in fl.values()])
+    uv = med([metric(key, r) for r in u.values()])
+    cpu_ratios = [u[rep]["server_cpu_us_per_op"] / fl[rep]["server_cpu_us_per_op"] for rep in u
+                  if rep in fl and u[rep].get("server_cpu_us_per_op") and fl[rep].get("server_cpu_us_per_op")]
+    ratio = med(cpu_ratios)
+    name = "floor_" + key
+    cu, cf = cpu(u), cpu(fl)
+    ok = "" if ratio is None else ("PASS" if ratio <= 1.10 else "above")
+    note = f"understudy vs the floor server (MariaDB column = floor; ratio = server CPU/op, {cu or 0:.1f} vs {cf or 0:.1f} us)"
+    result[name] = {"understudy": uv, "floor": fv, "cpu_ratio": ratio, "unit": "ops/s", "note": note}
+    table.append((name, uv, fv, ratio, "ops/s", f"CPU <= 1.1x floor {ok}", note))
 fmt = lambda v: "-" if v is None else (f"{v:,.0f}" if v >= 100 else f"{v:.2f}")
 print(f"\n{'workload':<16}{'understudy':>14}{'MariaDB':>14}{'ratio':>8}  {'unit':<8}{'target':<22}note")
 for k, uv, mv, ratio, unit, tgt, extra in table:
-    print(f"{k:<16}{fmt(uv):>14}{fmt(mv):>14}{('-' if ratio is None else f'{ratio:.2f}'):>8}  {unit:<8}{tgt:<22}{extra}")
+    print(f"{k:<16}{fmt(uv):>14}{fmt(mv):>14}{('-' if ratio is None else f'{ratio:.2f}'):>8}  {unit:<8}{tgt:<22} {extra}")
 json.dump(result, open(out, "w"), indent=1)
 print(f"\n(JSON: {out}; raw runs: {raw})")
 PY
