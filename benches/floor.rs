@@ -17,28 +17,16 @@ use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
 use std::io::{self, Read, Write};
 use std::process::ExitCode;
-use understudy::protocol::consts::{cap, coltype, status};
+use understudy::protocol::consts::{coltype, status};
 use understudy::protocol::handshake::HandshakeV10;
 use understudy::protocol::packet;
 use understudy::protocol::response::{ColumnDef, Encoder, OkPacket};
+use understudy::server::connection::SERVER_CAPABILITIES;
 
 const LISTENER: Token = Token(usize::MAX);
 
 /// The capabilities understudy offers, so that clients answer alike.
-const CAPS: u32 = cap::LONG_PASSWORD
-    | cap::FOUND_ROWS
-    | cap::LONG_FLAG
-    | cap::CONNECT_WITH_DB
-    | cap::PROTOCOL_41
-    | cap::TRANSACTIONS
-    | cap::SECURE_CONNECTION
-    | cap::MULTI_STATEMENTS
-    | cap::MULTI_RESULTS
-    | cap::PS_MULTI_RESULTS
-    | cap::PLUGIN_AUTH
-    | cap::CONNECT_ATTRS
-    | cap::PLUGIN_AUTH_LENENC_CLIENT_DATA
-    | cap::DEPRECATE_EOF;
+const CAPS: u32 = SERVER_CAPABILITIES;
 
 /// Every answer, encoded once.
 struct Answers {

@@ -849,6 +849,14 @@ impl Tokenized {
             .unwrap_or_else(|| panic!("no {kind} row"))
     }
 
+    /// "NAME text" per token.
+    fn named(&self) -> Vec<String> {
+        self.tokens
+            .iter()
+            .map(|(_, n, x)| format!("{n} {x}"))
+            .collect()
+    }
+
     fn names(&self) -> Vec<&str> {
         self.tokens.iter().map(|(_, n, _)| n.as_str()).collect()
     }
@@ -971,10 +979,7 @@ fn tokenizer_quotes_comments_numbers_and_statements() {
         "SELECT 'it''s', \"a\\\"b\", `my col` FROM t -- trailing\n# hash",
     );
     assert_eq!(
-        t.tokens
-            .iter()
-            .map(|(_, n, x)| format!("{n} {x}"))
-            .collect::<Vec<_>>(),
+        t.named(),
         [
             "TK_SQL_SELECT SELECT",
             "TK_STRING it's",
@@ -1050,10 +1055,7 @@ fn tokenizer_quotes_comments_numbers_and_statements() {
     // Numbers against words: 1e5 is a float, 1e5x and 1e words.
     let t = tokenized(&mut c, "SELECT 1e5, 1e5x, 1e, 2.5E-3");
     assert_eq!(
-        t.tokens
-            .iter()
-            .map(|(_, n, x)| format!("{n} {x}"))
-            .collect::<Vec<_>>(),
+        t.named(),
         [
             "TK_SQL_SELECT SELECT",
             "TK_FLOAT 1e5",
