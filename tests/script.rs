@@ -1179,3 +1179,34 @@ fn lua51_unknown_escapes_load_as_in_lua51() {
     let v: Option<String> = c.query_first("12.34").expect("query");
     assert_eq!(v.as_deref(), Some("12/34%"));
 }
+
+/// A script's pre-4.1 greeting (MySQL Proxy's mysql-40 test sends one): the
+/// pre-4.1 answer a client then sends is refused with a pre-4.1 ERR, without
+/// the '#'+SQLSTATE such a client would read as part of the message.
+#[test]
+fn a_pre_41_greeting_gets_pre_41_errors() {
+    let server = start(
+        "mysql40",
+        r#"
+        function connect_server()
+            proxy.response = { type = proxy.MYSQLD_PACKET_RAW, packets = {
+                "\010" .. "4.0.24" .. "\000" .. "\001\000\000\000" .. "AAAAAAAA" .. "\000" ..
+                "\044\032" .. "\008" .. "\002\000" .. ("\000"):rep(13) } }
+            return proxy.PROXY_SEND_RESULT
+        end
+        "#,
+    );
+    let mut s = common::raw(&server);
+    let (_, g) = common::read_packet(&mut s).expect("greeting");
+    assert_eq!(&g[1..7], b"4.0.24");
+    // a 4.0 client's answer: 2-byte caps, 3-byte max packet, user, scramble
+    common::write_packet(&mut s, 1, b"\x84\x20\x00\x00\x01u\x00ABCDEFGH");
+    let (_, err) = common::read_packet(&mut s).expect("an ERR");
+    assert_eq!(err[0], 0xff);
+    assert_eq!(u16::from_le_bytes([err[1], err[2]]), 1043);
+    assert_eq!(
+        &err[3..],
+        b"Bad handshake",
+        "no '#'+SQLSTATE for a pre-4.1 client"
+    );
+}

@@ -507,9 +507,16 @@ impl Connection {
         self.check_login(&client_plugin, cu.auth_response, ctx, out);
     }
 
-    /// Sends `err` and closes.
+    /// Sends `err` and closes. A client that was greeted without PROTOCOL_41
+    /// (a script's pre-4.1 greeting) gets a pre-4.1 ERR, without '#'+SQLSTATE,
+    /// which it would otherwise read as part of the message.
     fn fail(&mut self, _ctx: &mut Ctx<'_>, out: &mut Vec<u8>, err: ErrPacket<'_>) {
-        let mut enc = Encoder::new(out, self.seq, self.session.capabilities | cap::PROTOCOL_41);
+        let caps = if self.server_caps & cap::PROTOCOL_41 == 0 {
+            0
+        } else {
+            self.session.capabilities | cap::PROTOCOL_41
+        };
+        let mut enc = Encoder::new(out, self.seq, caps);
         enc.err(&err);
         self.phase = Phase::Closing;
     }
