@@ -109,7 +109,7 @@ impl Conn {
         true
     }
 
-    /// One write for everything pending; Ok(false) if the socket is gone.
+    /// Writes what is pending until the socket would block; Err if it is gone.
     fn flush(&mut self) -> io::Result<()> {
         while !self.output.is_empty() {
             match self.stream.write(&self.output) {

@@ -305,10 +305,9 @@ impl Client {
     /// and the FIN in one segment, as one loopback delivery instead of two
     /// (for the server too: one wakeup reads the command and the end).
     fn quit(&mut self) {
-        let mut p = Vec::with_capacity(5);
-        let mut seq = 0;
-        packet::write_packet(&mut p, &mut seq, &[0x01]);
-        let _ = socket2::SockRef::from(&self.stream).send_with_flags(&p, libc::MSG_MORE);
+        /// COM_QUIT, framed: length 1, sequence id 0.
+        const COM_QUIT: [u8; 5] = [1, 0, 0, 0, 0x01];
+        let _ = socket2::SockRef::from(&self.stream).send_with_flags(&COM_QUIT, libc::MSG_MORE);
     }
 
     fn flush(&mut self) -> io::Result<()> {
