@@ -30,7 +30,7 @@ run: build
 	./$(BIN) --port $(PORT)
 
 # Install what the tests need, then run every test (unit, integration, real clients).
-test: deps unit compat
+test: deps lint unit compat
 
 # System packages and Python clients for the real-client checks (idempotent).
 # gawk: the CLI checks sum 200,000 ids with awk, beyond what mawk's %d prints.

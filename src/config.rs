@@ -37,8 +37,12 @@ pub struct Config {
     pub users: Vec<User>,
     /// The plugin accounts use (`--auth-plugin`).
     pub auth_plugin: &'static str,
-    /// Pending output above which a connection is not read from (back-pressure).
+    /// Pending output above which a connection is not read from (back-pressure),
+    /// and at which a long answer pauses until the client reads.
     pub write_high_water: usize,
+    /// Most bytes one answer that cannot pause may take (a script's
+    /// resultset); past it the client gets an ERR instead (see `limits::MAX_ANSWER`).
+    pub max_answer: usize,
     /// MySQL Proxy Lua script answering instead of the built-in rules (`--lua-script`).
     pub lua_script: Option<PathBuf>,
     /// Longest a single Lua hook call may run (`--lua-timeout`).
@@ -63,6 +67,7 @@ impl Default for Config {
             users: Vec::new(),
             auth_plugin: plugin::NATIVE,
             write_high_water: 1 << 20,
+            max_answer: crate::limits::MAX_ANSWER,
             lua_script: None,
             lua_timeout: Duration::from_secs(5),
             lua_all_queries: false,

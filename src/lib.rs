@@ -32,6 +32,7 @@
 #![warn(missing_docs)]
 
 pub mod config;
+pub mod limits;
 pub mod protocol;
 pub mod responder;
 pub mod server;

@@ -301,6 +301,12 @@ pub struct Encoder<'a> {
     /// Next sequence id.
     pub seq: u8,
     capabilities: u32,
+    /// Length of `out` at which a producer that can pause should pause (the
+    /// connection's write high-water mark, less what is already queued).
+    pause_at: usize,
+    /// Length of `out` past which an answer that cannot pause must be
+    /// abandoned (the per-command answer budget).
+    give_up_at: usize,
 }
 
 impl<'a> Encoder<'a> {
@@ -310,7 +316,36 @@ impl<'a> Encoder<'a> {
             out,
             seq,
             capabilities,
+            pause_at: usize::MAX,
+            give_up_at: usize::MAX,
         }
+    }
+
+    /// Sets the bounds of this answer, as byte counts from the current end of
+    /// the buffer: `pause_after` for producers that can resume later
+    /// ([`Encoder::should_pause`]), `give_up_after` for those that cannot
+    /// ([`Encoder::over_budget`]).
+    pub fn bounded(mut self, pause_after: usize, give_up_after: usize) -> Self {
+        let at = self.out.len();
+        self.pause_at = at.saturating_add(pause_after);
+        self.give_up_at = at.saturating_add(give_up_after);
+        self
+    }
+
+    /// True once the answer has reached the point where a producer that can
+    /// resume should stop and let the client read.
+    pub fn should_pause(&self) -> bool {
+        self.out.len() >= self.pause_at
+    }
+
+    /// True once the answer is larger than its budget.
+    pub fn over_budget(&self) -> bool {
+        self.out.len() > self.give_up_at
+    }
+
+    /// The buffer length past which the answer is over budget.
+    pub fn budget_end(&self) -> usize {
+        self.give_up_at
     }
 
     /// Negotiated capabilities.

@@ -76,28 +76,64 @@ impl Builtin {
 
     /// Answers a COM_QUERY: each statement of a multi-statement query in turn,
     /// with SERVER_MORE_RESULTS_EXISTS on all but the last; an error ends it.
-    pub fn query(&mut self, s: &mut Session, sql: &[u8], enc: &mut Encoder<'_>) {
-        let Ok(text) = std::str::from_utf8(sql) else {
-            let _ = unknown(enc);
-            return;
-        };
-        if s.multi_statements && text.contains(';') {
-            let stmts = sql::split_statements(text);
-            let n = stmts.len();
-            if n == 0 {
-                let _ = empty_query(enc);
-                return;
-            }
-            for (i, st) in stmts.into_iter().enumerate() {
-                self.stats.statements.add(1);
-                if self.statement(s, st, enc, i + 1 < n).is_err() {
-                    break;
-                }
-            }
-        } else {
+    /// A long list pauses once the encoder says so ([`Outcome::resume_at`]).
+    pub fn query(&mut self, s: &mut Session, sql: &[u8], enc: &mut Encoder<'_>) -> Outcome {
+        if !(s.multi_statements && sql.contains(&b';')) {
             self.stats.statements.add(1);
+            let Ok(text) = std::str::from_utf8(sql) else {
+                let _ = unknown(enc);
+                return Outcome::default();
+            };
             let _ = self.statement(s, text.trim().trim_end_matches(';'), enc, false);
+            return Outcome::default();
         }
+        let first = sql::next_statement(sql, 0);
+        if first.is_none() {
+            let _ = empty_query(enc);
+            return Outcome::default();
+        }
+        self.statements(s, sql, first, enc)
+    }
+
+    /// Answers the statements of a multi-statement list from `cur` on.
+    fn statements<'q>(
+        &mut self,
+        s: &mut Session,
+        sql: &'q [u8],
+        mut cur: Option<(&'q [u8], usize)>,
+        enc: &mut Encoder<'_>,
+    ) -> Outcome {
+        while let Some((stmt, next)) = cur {
+            let after = sql::next_statement(sql, next);
+            self.stats.statements.add(1);
+            let answered = match std::str::from_utf8(stmt) {
+                Ok(text) => self.statement(s, text, enc, after.is_some()),
+                Err(_) => unknown(enc),
+            };
+            if answered.is_err() {
+                break;
+            }
+            cur = after;
+            if cur.is_some() && enc.should_pause() {
+                return Outcome {
+                    resume_at: Some(next),
+                    ..Outcome::default()
+                };
+            }
+        }
+        Outcome::default()
+    }
+
+    /// Continues a multi-statement list that paused at byte `at` of its text.
+    pub fn resume_query(
+        &mut self,
+        s: &mut Session,
+        sql: &[u8],
+        at: usize,
+        enc: &mut Encoder<'_>,
+    ) -> Outcome {
+        let cur = sql::next_statement(sql, at);
+        self.statements(s, sql, cur, enc)
     }
 
     fn statement(
@@ -639,7 +675,7 @@ impl Responder for Builtin {
             }
         };
         match cmd {
-            Command::Query(sql) => self.query(s, sql, enc),
+            Command::Query(sql) => return self.query(s, sql, enc),
             Command::InitDb(db) => {
                 s.set_database(Some(String::from_utf8_lossy(db).into_owned()));
                 let _ = ok(enc, s, false);
@@ -679,6 +715,23 @@ impl Responder for Builtin {
             }
         }
         Outcome::default()
+    }
+
+    fn listening(&mut self, addr: std::net::SocketAddr) {
+        self.facts.port = addr.port();
+    }
+
+    fn resume(
+        &mut self,
+        s: &mut Session,
+        payload: &[u8],
+        at: usize,
+        enc: &mut Encoder<'_>,
+    ) -> Outcome {
+        match Command::decode(payload, s.capabilities) {
+            Ok(Command::Query(sql)) => self.resume_query(s, sql, at, enc),
+            _ => Outcome::default(),
+        }
     }
 }
 

@@ -47,6 +47,14 @@ pub struct Outcome {
     /// The answer asked for a LOAD DATA LOCAL INFILE file: read the client's
     /// data packets until an empty one, then answer OK.
     pub local_infile: bool,
+    /// The answer is not finished: it paused (the encoder's
+    /// [`Encoder::should_pause`]) with the statements from this byte offset
+    /// of the command's payload still to answer. The server sends what was
+    /// written, and once the client has read it calls [`Responder::resume`]
+    /// with the same payload and this offset. Nothing else from the client is
+    /// read in between, so one command's answer is held to the write
+    /// high-water mark plus one statement's answer, however long the list.
+    pub resume_at: Option<usize>,
 }
 
 /// Decides what to answer. One instance serves every connection of a server.
@@ -69,6 +77,24 @@ pub trait Responder {
     /// re-authenticate; an answer written here is sent instead (an OK adopts the
     /// new user and database).
     fn command(&mut self, session: &mut Session, payload: &[u8], enc: &mut Encoder<'_>) -> Outcome;
+
+    /// Continues an answer that paused ([`Outcome::resume_at`]): `payload` is
+    /// the command's payload again, `at` the offset the responder gave. The
+    /// encoder carries on the sequence ids where the first part stopped.
+    fn resume(
+        &mut self,
+        _session: &mut Session,
+        _payload: &[u8],
+        _at: usize,
+        _enc: &mut Encoder<'_>,
+    ) -> Outcome {
+        Outcome::default()
+    }
+
+    /// The server is listening at `addr` (the bound address: with `--port 0`
+    /// the port the kernel chose), before the first client. Variables such as
+    /// `@@port` report it.
+    fn listening(&mut self, _addr: std::net::SocketAddr) {}
 
     /// The connection ended, for whatever reason.
     fn disconnect(&mut self, _session: &Session) {}

@@ -70,6 +70,47 @@ pub fn split_statements(sql: &str) -> Vec<&str> {
     out
 }
 
+/// The statement that starts at or after byte `from` of a multi-statement
+/// query, cut at the next top-level `;` (outside quotes and comments) and
+/// trimmed, with the offset where the search for the one after it starts.
+/// Empty statements and ones that are only comments are skipped; `None` when
+/// no statement is left. Each call reads only up to the end of the statement it
+/// returns (and works on bytes, so nothing re-validates the rest of the text),
+/// so answering a list one statement at a time is linear in its length.
+pub fn next_statement(b: &[u8], from: usize) -> Option<(&[u8], usize)> {
+    let mut start = from.min(b.len());
+    let mut i = start;
+    loop {
+        let end = loop {
+            match b.get(i) {
+                None => break b.len(),
+                Some(b'\'' | b'"' | b'`') => i = skip_quoted(b, i),
+                Some(b'-')
+                    if b.get(i + 1) == Some(&b'-')
+                        && b.get(i + 2).is_none_or(|c| c.is_ascii_whitespace()) =>
+                {
+                    i = skip_line(b, i)
+                }
+                Some(b'#') => i = skip_line(b, i),
+                Some(b'/') if b.get(i + 1) == Some(&b'*') => i = skip_block(b, i),
+                Some(b';') => break i,
+                Some(_) => i += 1,
+            }
+        };
+        let next = (end + 1).min(b.len());
+        let t = b.get(start..end).unwrap_or_default().trim_ascii();
+        let blank = t.is_empty() || std::str::from_utf8(t).is_ok_and(is_only_comments);
+        if !blank {
+            return Some((t, next));
+        }
+        if end >= b.len() {
+            return None;
+        }
+        start = next;
+        i = next;
+    }
+}
+
 fn push_trimmed<'a>(out: &mut Vec<&'a str>, s: &'a str) {
     let t = s.trim();
     if !t.is_empty() && !is_only_comments(t) {

@@ -13,16 +13,18 @@
 //! back to Command, or to Closing when the login is refused (as MySQL does).
 
 use crate::config::Config;
+use crate::limits;
 use crate::protocol::command::{ChangeUser, Command};
 use crate::protocol::consts::{cap, charset, plugin, status};
 use crate::protocol::handshake::{self, HandshakeResponse41, HandshakeV10};
 use crate::protocol::packet;
 use crate::protocol::response::{Encoder, ErrPacket, OkPacket};
 use crate::protocol::{auth, Error as ProtoError};
-use crate::responder::{AuthDecision, Responder, Session};
+use crate::responder::{AuthDecision, Outcome, Responder, Session};
 use crate::stats::Stats;
-use log::debug;
+use log::{debug, error};
 use std::borrow::Cow;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
 /// Capabilities understudy offers in its own greeting.
@@ -87,10 +89,25 @@ pub struct Connection {
     server_caps: u32,
     /// Sequence id the next client packet must carry in the connection phase.
     seq: u8,
-    /// Output from `hold.1` onward is held back until `hold.0` (a responder delay).
-    pub hold: Option<(Instant, usize)>,
+    /// Output from `hold.1` onward is held back until `hold.0` (a responder
+    /// delay; boxed: rare, and idle connections stay small).
+    pub hold: Option<Box<(Instant, usize)>>,
     /// Last time a command arrived (for the idle timeout).
     pub last_active: Instant,
+    /// An answer that paused at the write high-water mark, to be resumed once
+    /// the client has read (boxed: rare, and idle connections stay small).
+    pending: Option<Box<Pending>>,
+}
+
+/// The rest of a command's answer, still to be produced.
+#[derive(Debug)]
+struct Pending {
+    /// The command's payload, as the responder saw it.
+    payload: Box<[u8]>,
+    /// Where the responder said to carry on (its own offset into `payload`).
+    at: usize,
+    /// The sequence id the next packet of the answer carries.
+    seq: u8,
 }
 
 impl Connection {
@@ -103,6 +120,44 @@ impl Connection {
             seq: 1,
             hold: None,
             last_active: now,
+            pending: None,
+        }
+    }
+
+    /// True while an answer paused at the high-water mark waits to be resumed.
+    pub fn has_pending(&self) -> bool {
+        self.pending.is_some()
+    }
+
+    /// Carries on a paused answer (see [`Outcome::resume_at`]), appending to
+    /// `out`; `queued` bytes are already waiting to be sent.
+    pub fn resume(&mut self, queued: usize, ctx: &mut Ctx<'_>, out: &mut Vec<u8>) {
+        let Some(p) = self.pending.take() else {
+            return;
+        };
+        if self.phase != Phase::Command {
+            return; // closing (shutdown, a timeout): the rest is not wanted
+        }
+        let caps = self.session.capabilities | cap::PROTOCOL_41;
+        let mark = out.len();
+        let room = ctx
+            .config
+            .write_high_water
+            .saturating_sub(queued + out.len());
+        let mut enc = Encoder::new(out, p.seq, caps).bounded(room, ctx.config.max_answer);
+        let id = self.session.id;
+        let outcome = guarded(id, || {
+            ctx.responder
+                .resume(&mut self.session, &p.payload, p.at, &mut enc)
+        });
+        let seq = enc.seq;
+        match outcome {
+            Some(o) => {
+                if let Some(at) = self.after_answer(o, mark, seq, ctx) {
+                    self.pending = Some(Box::new(Pending { at, seq, ..*p }));
+                }
+            }
+            None => self.internal_error(out, mark, p.seq),
         }
     }
 
@@ -150,13 +205,13 @@ impl Connection {
     pub fn on_input(
         &mut self,
         input: &[u8],
-        pending: usize,
+        queued: usize,
         ctx: &mut Ctx<'_>,
         out: &mut Vec<u8>,
     ) -> usize {
         let mut consumed = 0;
-        while self.phase != Phase::Closing && self.hold.is_none() {
-            if out.len() + pending >= ctx.config.write_high_water {
+        while self.phase != Phase::Closing && self.hold.is_none() && self.pending.is_none() {
+            if out.len() + queued >= ctx.config.write_high_water {
                 break;
             }
             let rest = &input[consumed..];
@@ -174,7 +229,14 @@ impl Connection {
                     break;
                 }
             }
-            let frame = match packet::decode_frame(rest, ctx.config.max_packet) {
+            // Before login a packet can only be a handshake or auth answer: a
+            // larger one is refused as soon as its header is in.
+            let max = if self.is_logged_in() {
+                ctx.config.max_packet
+            } else {
+                ctx.config.max_packet.min(limits::MAX_PRELOGIN_PACKET)
+            };
+            let frame = match packet::decode_frame(rest, max) {
                 Ok(Some(f)) => f,
                 Ok(None) => break,
                 Err(e) => {
@@ -188,7 +250,7 @@ impl Connection {
             let payload = frame.payload(rest, &mut joined);
             consumed += frame.consumed;
             ctx.stats.bytes_in.add(frame.consumed as u64);
-            self.on_packet(frame.seq, frame.last_seq, payload, ctx, out);
+            self.on_packet(frame.seq, frame.last_seq, payload, queued, ctx, out);
             joined.clear();
             if joined.capacity() > crate::server::buffer::SCRATCH_KEEP {
                 joined = Vec::new(); // a 16 MiB packet does not pin 16 MiB for good
@@ -203,6 +265,7 @@ impl Connection {
         seq: u8,
         last_seq: u8,
         payload: &[u8],
+        queued: usize,
         ctx: &mut Ctx<'_>,
         out: &mut Vec<u8>,
     ) {
@@ -248,7 +311,7 @@ impl Connection {
                 }
                 self.last_active = ctx.now;
                 self.seq = last_seq.wrapping_add(1);
-                self.on_command(payload, ctx, out)
+                self.on_command(payload, queued, ctx, out)
             }
             Phase::Closing => {}
         }
@@ -427,7 +490,7 @@ impl Connection {
         );
     }
 
-    fn on_command(&mut self, payload: &[u8], ctx: &mut Ctx<'_>, out: &mut Vec<u8>) {
+    fn on_command(&mut self, payload: &[u8], queued: usize, ctx: &mut Ctx<'_>, out: &mut Vec<u8>) {
         if let Some(&c) = payload.first() {
             ctx.stats.command(c);
         }
@@ -439,22 +502,30 @@ impl Connection {
             debug!("conn {}: {}", self.session.id, describe(&cmd));
         }
         let caps = self.session.capabilities | cap::PROTOCOL_41;
+        let id = self.session.id;
+        let mark = out.len();
         match cmd {
             Command::Quit => {
                 // The responder hears of it (a script's read_query sees COM_QUIT);
                 // nothing is sent: the client is gone.
                 let mut sink = Vec::new();
                 let mut enc = Encoder::new(&mut sink, 1, caps);
-                ctx.responder.command(&mut self.session, payload, &mut enc);
-                debug!("conn {}: COM_QUIT", self.session.id);
+                let _ = guarded(id, || {
+                    ctx.responder.command(&mut self.session, payload, &mut enc)
+                });
+                debug!("conn {id}: COM_QUIT");
                 self.phase = Phase::Closing;
             }
             Command::ChangeUser(cu) => {
                 // A script may answer COM_CHANGE_USER itself (read_query sees every
                 // command); if nothing is written, the server re-authenticates.
-                let mark = out.len();
                 let mut enc = Encoder::new(out, self.seq, caps);
-                ctx.responder.command(&mut self.session, payload, &mut enc);
+                let answered = guarded(id, || {
+                    ctx.responder.command(&mut self.session, payload, &mut enc)
+                });
+                if answered.is_none() {
+                    return self.internal_error(out, mark, self.seq);
+                }
                 if out.len() == mark {
                     self.on_change_user(cu, ctx, out);
                 } else if out.get(mark + packet::HEADER_LEN) == Some(&0x00) {
@@ -469,29 +540,84 @@ impl Connection {
                 }
             }
             _ => {
-                let mark = out.len();
-                let mut enc = Encoder::new(out, self.seq, caps);
-                let outcome = ctx.responder.command(&mut self.session, payload, &mut enc);
-                let enc_seq = enc.seq;
-                if outcome.close {
-                    self.phase = Phase::Closing;
-                }
-                if let Some(d) = outcome.delay.filter(|d| *d > Duration::ZERO) {
-                    self.hold = Some((ctx.now + d, mark));
-                }
-                if outcome.local_infile && !outcome.close {
-                    self.seq = enc_seq;
-                    self.phase = Phase::LocalInfile { bytes: 0 };
+                let room = ctx
+                    .config
+                    .write_high_water
+                    .saturating_sub(queued + out.len());
+                let mut enc =
+                    Encoder::new(out, self.seq, caps).bounded(room, ctx.config.max_answer);
+                let outcome = guarded(id, || {
+                    ctx.responder.command(&mut self.session, payload, &mut enc)
+                });
+                let seq = enc.seq;
+                match outcome {
+                    Some(o) => {
+                        if let Some(at) = self.after_answer(o, mark, seq, ctx) {
+                            self.pending = Some(Box::new(Pending {
+                                payload: payload.into(),
+                                at,
+                                seq,
+                            }));
+                        }
+                    }
+                    None => self.internal_error(out, mark, self.seq),
                 }
             }
         }
     }
 
+    /// Follows what a responder asked for around its answer (written to the
+    /// output from `mark` on, with `seq` the next sequence id): close, a delay,
+    /// LOCAL INFILE. Returns where to resume when the answer paused.
+    fn after_answer(
+        &mut self,
+        outcome: Outcome,
+        mark: usize,
+        seq: u8,
+        ctx: &Ctx<'_>,
+    ) -> Option<usize> {
+        if outcome.close {
+            self.phase = Phase::Closing;
+            return None;
+        }
+        if let Some(d) = outcome.delay.filter(|d| *d > Duration::ZERO) {
+            let until = limits::deadline(ctx.now, limits::cap_delay(d));
+            self.hold = Some(Box::new((until, mark)));
+        }
+        if outcome.local_infile {
+            self.seq = seq;
+            self.phase = Phase::LocalInfile { bytes: 0 };
+            return None;
+        }
+        outcome.resume_at
+    }
+
+    /// A responder panicked while answering: whatever it wrote of its answer
+    /// is dropped, the client gets ERR 1105, and the connection closes (its
+    /// state may be half-updated). Every other connection goes on.
+    fn internal_error(&mut self, out: &mut Vec<u8>, mark: usize, seq: u8) {
+        out.truncate(mark);
+        self.pending = None;
+        self.hold = None;
+        self.seq = seq;
+        let caps = self.session.capabilities | cap::PROTOCOL_41;
+        let mut enc = Encoder::new(out, seq, caps);
+        enc.err(&ErrPacket::new(
+            1105,
+            "HY000",
+            b"understudy: internal error while answering this command (see the server log); closing the connection",
+        ));
+        self.phase = Phase::Closing;
+    }
+
     fn on_change_user(&mut self, cu: ChangeUser<'_>, ctx: &mut Ctx<'_>, out: &mut Vec<u8>) {
         let s = &mut self.session;
-        s.user = String::from_utf8_lossy(cu.username).into_owned();
-        s.database =
-            (!cu.database.is_empty()).then(|| String::from_utf8_lossy(cu.database).into_owned());
+        // Through the setters: responders that mirror the identity (a Lua
+        // script's proxy.connection.client) see the change (issue 8, case 8).
+        s.set_user(String::from_utf8_lossy(cu.username).into_owned());
+        s.set_database(
+            (!cu.database.is_empty()).then(|| String::from_utf8_lossy(cu.database).into_owned()),
+        );
         if let Some(c) = cu.charset {
             s.charset = c as u8;
         }
@@ -587,6 +713,24 @@ impl Connection {
     /// True once logged in.
     pub fn is_logged_in(&self) -> bool {
         matches!(self.phase, Phase::Command | Phase::LocalInfile { .. })
+    }
+}
+
+/// Runs a responder call, catching a panic: `None` (and the panic logged with
+/// the connection id) instead of unwinding into the loop, so that a bug in one
+/// command's handling costs that connection, not the server.
+pub fn guarded<T>(conn: u32, f: impl FnOnce() -> T) -> Option<T> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            let what = e
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| e.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "(no message)".to_string());
+            error!("conn {conn}: panic while answering, closing this connection: {what}");
+            None
+        }
     }
 }
 
@@ -693,6 +837,74 @@ mod tests {
             self.conn = conn;
             (consumed, split(&out))
         }
+    }
+
+    impl Harness {
+        /// Resumes a paused answer; returns the packets it wrote.
+        fn resume(&mut self) -> Vec<(u8, Vec<u8>)> {
+            let mut out = Vec::new();
+            let mut conn = std::mem::replace(
+                &mut self.conn,
+                Connection::new(Session::new(0, Peer::Unix, Peer::Unix), Instant::now()),
+            );
+            conn.resume(0, &mut self.ctx(), &mut out);
+            self.conn = conn;
+            split(&out)
+        }
+    }
+
+    /// A long multi-statement list pauses at the high-water mark and, resumed,
+    /// gives exactly the packets an unbounded answer has (issue 8, case 3).
+    #[test]
+    fn r8_a_long_statement_list_pauses_and_resumes() {
+        let list = vec!["SHOW DATABASES"; 40].join("; ") + "; SELECT 1";
+        let mut query = vec![3u8];
+        query.extend_from_slice(list.as_bytes());
+        let whole = {
+            let mut h = Harness::new(Config::default());
+            let g = h.greet();
+            h.feed(&response("bob", "x", &g.nonce));
+            let (_, out) = h.feed(&framed(0, &query));
+            assert!(!h.conn.has_pending());
+            out
+        };
+        assert_eq!(whole.len(), 40 * 73 + 4);
+        let mut h = Harness::new(Config {
+            write_high_water: 4096,
+            ..Config::default()
+        });
+        let g = h.greet();
+        h.feed(&response("bob", "x", &g.nonce));
+        let mut input = framed(0, &query);
+        input.extend(framed(0, b"\x0e")); // a COM_PING pipelined behind it
+        let (n, mut got) = h.feed(&input);
+        assert!(h.conn.has_pending(), "paused");
+        assert!(got.len() < whole.len() / 4, "{} packets at once", got.len());
+        let mut turns = 0;
+        while h.conn.has_pending() {
+            let more = h.resume();
+            assert!(!more.is_empty());
+            got.extend(more);
+            turns += 1;
+        }
+        assert!(turns > 5, "{turns}");
+        assert_eq!(got, whole);
+        // the pipelined ping was not answered in between; it is now
+        let (_, ping) = h.feed(&input[n..]);
+        assert_eq!(ping, vec![(1, vec![0, 0, 0, 2, 0, 0, 0])]);
+    }
+
+    /// Before login, a packet header declaring more than the pre-login limit is
+    /// refused at once with ERR 1153 (issue 8, case 6).
+    #[test]
+    fn r8_prelogin_packet_limit() {
+        let mut h = Harness::new(Config::default());
+        h.greet();
+        let (_, out) = h.feed(&[0xff, 0xff, 0xff, 1]);
+        assert_eq!(out.len(), 1);
+        let e = crate::protocol::response::decode_err(&out[0].1).unwrap();
+        assert_eq!(e.code, 1153);
+        assert_eq!(h.conn.phase, Phase::Closing);
     }
 
     fn split(mut b: &[u8]) -> Vec<(u8, Vec<u8>)> {

@@ -13,6 +13,7 @@ use super::connection::{self, Connection, Ctx, Phase};
 use super::nonce::NonceSource;
 use super::stream::{Listener, Stream};
 use crate::config::Config;
+use crate::limits;
 use crate::responder::{Peer, Responder, Session};
 use crate::stats::Stats;
 use log::{debug, info, warn};
@@ -71,6 +72,17 @@ enum TimerKind {
     Idle,
     Hold,
     Linger,
+}
+
+/// What [`EventLoop::process`] is to do for a connection.
+#[derive(Debug, Clone, Copy)]
+enum Work {
+    /// `scratch_in[..n]` was just read.
+    Fresh(usize),
+    /// Answer what the connection has buffered.
+    Buffered,
+    /// Carry on an answer that paused at the high-water mark.
+    Resume,
 }
 
 /// A connection slot: the socket, the protocol state and the leftovers.
@@ -204,6 +216,7 @@ impl EventLoop {
     /// Runs until [`Control::shutdown`]; then stops accepting, lets in-flight
     /// answers drain (for at most a few seconds) and returns.
     pub fn run(mut self) -> io::Result<()> {
+        self.responder.listening(self.local_addr);
         let mut events = Events::with_capacity(1024);
         let mut last_tick = Instant::now();
         let mut last_stats = (Instant::now(), self.stats.snapshot());
@@ -246,7 +259,8 @@ impl EventLoop {
             self.fire_timers();
             if last_tick.elapsed() >= Duration::from_secs(1) {
                 last_tick = Instant::now();
-                self.responder.tick();
+                let responder = &mut self.responder;
+                let _ = connection::guarded(0, || responder.tick());
             }
             if let Some(every) = self.config.stats_interval {
                 if last_stats.0.elapsed() >= every {
@@ -281,7 +295,8 @@ impl EventLoop {
     fn on_wake(&mut self) {
         if self.control.inner.reload.swap(false, Ordering::SeqCst) {
             info!("reload requested");
-            self.responder.reload();
+            let responder = &mut self.responder;
+            let _ = connection::guarded(0, || responder.reload());
         }
         if self.control.inner.shutdown.load(Ordering::SeqCst) && self.shutting_down.is_none() {
             info!(
@@ -374,7 +389,7 @@ impl EventLoop {
             });
             self.stats.open.add(1);
             self.timers.push(Reverse((
-                now + self.config.handshake_timeout,
+                limits::deadline(now, self.config.handshake_timeout),
                 TimerKind::Handshake,
                 key,
                 id,
@@ -389,7 +404,12 @@ impl EventLoop {
                 now,
             };
             self.scratch_out.clear();
-            slot.conn.start(&mut ctx, &mut self.scratch_out, nonce);
+            let out = &mut self.scratch_out;
+            if connection::guarded(id, || slot.conn.start(&mut ctx, out, nonce)).is_none() {
+                self.scratch_out.clear();
+                self.close(key, "internal error");
+                continue;
+            }
             self.write_out(key);
         }
     }
@@ -425,18 +445,27 @@ impl EventLoop {
                 break;
             }
             steps += 1;
-            // 2. answer what is already buffered, before reading more: the input
+            // 2. an answer that paused at the high-water mark goes on first:
+            // the client has read enough of it for the output to drop below.
+            if slot.conn.has_pending() {
+                self.process(key, Work::Resume);
+                if !self.conns.contains(key) {
+                    return;
+                }
+                continue;
+            }
+            // 3. answer what is already buffered, before reading more: the input
             // must not grow while answers are held back.
             if !slot.input.is_empty() {
                 let before = slot.input.len();
-                self.process(key, false, 0);
+                self.process(key, Work::Buffered);
                 match self.conns.get(key) {
                     None => return,
                     Some(s) if s.input.len() < before => continue,
                     Some(_) => {} // only a partial packet is buffered: read more
                 }
             }
-            // 3. read more
+            // 4. read more
             if drained {
                 break;
             }
@@ -445,7 +474,7 @@ impl EventLoop {
                 Ok(0) => return self.close(key, "client closed the connection"),
                 Ok(n) => {
                     drained = n < self.scratch_in.len();
-                    self.process(key, true, n);
+                    self.process(key, Work::Fresh(n));
                     if !self.conns.contains(key) {
                         return;
                     }
@@ -465,9 +494,10 @@ impl EventLoop {
         }
     }
 
-    /// Decodes and answers whole packets, from the fresh read in `scratch_in[..n]`
-    /// (`fresh`) or from the connection's buffered input, then writes the batch.
-    fn process(&mut self, key: usize, fresh: bool, n: usize) {
+    /// Decodes and answers whole packets, from a fresh read or from the
+    /// connection's buffered input, or carries on a paused answer; then writes
+    /// the batch. A panic in the connection's own code closes that connection.
+    fn process(&mut self, key: usize, work: Work) {
         let slot = &mut self.conns[key]; // invariant: callers pass a live key
         let mut ctx = Ctx {
             config: &self.config,
@@ -477,29 +507,37 @@ impl EventLoop {
             now: Instant::now(),
         };
         self.scratch_out.clear();
-        let pending = slot.output.len();
-        if fresh && slot.input.is_empty() {
-            // Fast path: process straight from the read buffer; keep only leftovers.
-            let input = &self.scratch_in[..n];
-            let consumed = slot
-                .conn
-                .on_input(input, pending, &mut ctx, &mut self.scratch_out);
-            if consumed < n && slot.conn.phase != Phase::Closing {
-                slot.input.extend(&input[consumed..]);
+        let queued = slot.output.len();
+        let out = &mut self.scratch_out;
+        let scratch_in = &self.scratch_in;
+        let done = connection::guarded(slot.id, || match work {
+            Work::Resume => slot.conn.resume(queued, &mut ctx, out),
+            Work::Fresh(n) if slot.input.is_empty() => {
+                // Fast path: process straight from the read buffer; keep only leftovers.
+                let input = &scratch_in[..n];
+                let consumed = slot.conn.on_input(input, queued, &mut ctx, out);
+                if consumed < n && slot.conn.phase != Phase::Closing {
+                    slot.input.extend(&input[consumed..]);
+                }
             }
-        } else {
-            if fresh {
-                slot.input.extend(&self.scratch_in[..n]);
+            Work::Fresh(_) | Work::Buffered => {
+                if let Work::Fresh(n) = work {
+                    slot.input.extend(&scratch_in[..n]);
+                }
+                let consumed = slot
+                    .conn
+                    .on_input(slot.input.bytes(), queued, &mut ctx, out);
+                slot.input.consume(consumed);
+                if slot.conn.phase == Phase::Closing {
+                    slot.input.consume(usize::MAX);
+                }
             }
-            let consumed =
-                slot.conn
-                    .on_input(slot.input.bytes(), pending, &mut ctx, &mut self.scratch_out);
-            slot.input.consume(consumed);
-            if slot.conn.phase == Phase::Closing {
-                slot.input.consume(usize::MAX);
-            }
+        });
+        if done.is_none() {
+            self.scratch_out.clear();
+            return self.close(key, "internal error");
         }
-        if let Some((until, mark)) = slot.conn.hold {
+        if let Some(&(until, mark)) = slot.conn.hold.as_deref() {
             if slot.held.is_none() {
                 let mut held = Buf::default();
                 held.extend(&self.scratch_out[mark..]);
@@ -511,7 +549,7 @@ impl EventLoop {
         }
         if slot.conn.phase == Phase::Closing {
             self.timers.push(Reverse((
-                Instant::now() + LINGER,
+                limits::deadline(Instant::now(), LINGER),
                 TimerKind::Linger,
                 key,
                 slot.id,
@@ -524,7 +562,7 @@ impl EventLoop {
             if let Some(idle) = self.config.idle_timeout {
                 slot.idle_armed = true;
                 self.timers.push(Reverse((
-                    slot.conn.last_active + idle,
+                    limits::deadline(slot.conn.last_active, idle),
                     TimerKind::Idle,
                     key,
                     slot.id,
@@ -597,7 +635,7 @@ impl EventLoop {
                     let Some(idle) = self.config.idle_timeout else {
                         continue;
                     };
-                    let due = slot.conn.last_active + idle;
+                    let due = limits::deadline(slot.conn.last_active, idle);
                     if !slot.conn.is_logged_in() {
                         slot.idle_armed = false;
                     } else if due <= now && slot.output.is_empty() {
@@ -607,12 +645,21 @@ impl EventLoop {
                         self.close(key, "idle timeout");
                     } else {
                         // active since (or still sending): look again later
-                        let at = if due > now { due } else { now + idle };
+                        let at = if due > now {
+                            due
+                        } else {
+                            limits::deadline(now, idle)
+                        };
                         self.timers.push(Reverse((at, TimerKind::Idle, key, id)));
                     }
                 }
                 TimerKind::Hold => {
-                    if slot.conn.hold.is_some_and(|(until, _)| until <= now) {
+                    if slot
+                        .conn
+                        .hold
+                        .as_deref()
+                        .is_some_and(|(until, _)| *until <= now)
+                    {
                         slot.conn.hold = None;
                         if let Some(held) = slot.held.take() {
                             slot.output.extend(held.bytes());
@@ -636,7 +683,8 @@ impl EventLoop {
         // No explicit deregister: closing the socket removes it from the epoll
         // set (the fd is never duplicated), which saves an epoll_ctl per close.
         let slot = self.conns.remove(key);
-        self.responder.disconnect(&slot.conn.session);
+        let responder = &mut self.responder;
+        let _ = connection::guarded(slot.id, || responder.disconnect(&slot.conn.session));
         self.stats.open.sub(1);
         debug!("conn {}: closed ({why})", slot.id);
     }

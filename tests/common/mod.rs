@@ -162,3 +162,25 @@ pub fn read_answer(s: &mut TcpStream) -> Vec<Vec<u8>> {
         }
     }
 }
+
+/// Reads exactly one result (a resultset, an OK or an ERR) of an answer in
+/// DEPRECATE_EOF framing, whatever follows it; returns its payloads.
+pub fn read_answer_one(s: &mut TcpStream) -> Vec<Vec<u8>> {
+    let (_, first) = read_packet(s).expect("answer");
+    if first[0] == 0x00 || first[0] == 0xff {
+        return vec![first];
+    }
+    let ncols = first[0] as usize;
+    let mut out = vec![first];
+    for _ in 0..ncols {
+        out.push(read_packet(s).expect("column").1);
+    }
+    loop {
+        let (_, p) = read_packet(s).expect("row or end");
+        let end = (p[0] == 0xfe && p.len() < 9) || p[0] == 0xff;
+        out.push(p);
+        if end {
+            return out;
+        }
+    }
+}

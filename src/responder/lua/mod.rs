@@ -465,6 +465,11 @@ impl Responder for LuaResponder {
         match decision {
             Ok(Some(v)) if is_send_result(&v) => match self.send_cached(&env, s, enc) {
                 Ok(outcome) => outcome,
+                Err(e) if e == response::ANSWER_TOO_LARGE => {
+                    warn!("lua: conn {}: {e}", s.id);
+                    enc.err(&ErrPacket::new(1105, "HY000", e.as_bytes()));
+                    Outcome::default()
+                }
                 Err(e) => {
                     // MySQL Proxy's words to the client; the reason goes to the log
                     // (printed by default: the default log level is warn).
@@ -483,6 +488,22 @@ impl Responder for LuaResponder {
                 Outcome::default()
             }
         }
+    }
+
+    fn resume(
+        &mut self,
+        s: &mut Session,
+        payload: &[u8],
+        at: usize,
+        enc: &mut Encoder<'_>,
+    ) -> Outcome {
+        // Only the built-in answers pause (a multi-statement list the script
+        // passed on): the script has seen this command already.
+        self.builtin.resume(s, payload, at, enc)
+    }
+
+    fn listening(&mut self, addr: std::net::SocketAddr) {
+        self.builtin.listening(addr);
     }
 
     fn disconnect(&mut self, s: &Session) {

@@ -20,12 +20,19 @@
 //! error-log", never a malformed packet.
 
 use super::api;
+use crate::limits;
 use crate::protocol::consts::coltype;
 use crate::protocol::response::{type_defaults, ColumnDef, Encoder, ErrPacket, OkPacket};
 use crate::responder::session::Session;
 use crate::responder::{AuthDecision, Outcome};
 use mlua::{Lua, Table, Value};
 use std::time::Duration;
+
+/// Why an answer was refused when it grew past [`limits::MAX_ANSWER`]; the
+/// client is told this text (not MySQL Proxy's generic one): it is the
+/// script's answer that is too big, not a mistake in it.
+pub const ANSWER_TOO_LARGE: &str =
+    "(lua) the answer is larger than the server's per-command limit (max_answer): not sent";
 
 const OK: i64 = 0x00;
 const ERR: i64 = 0xff;
@@ -168,10 +175,10 @@ pub fn outcome(env: &Table, r: &Table) -> Result<Outcome, String> {
     }
     outcome.delay = match r.raw_get::<Value>("delay").map_err(|e| e.to_string())? {
         Value::Nil => None,
-        Value::Integer(i) if i >= 0 => Some(Duration::from_secs(i as u64)),
-        Value::Number(n) if n.is_finite() && n >= 0.0 => {
-            Some(Duration::from_secs_f64(n.min(86_400.0)))
-        }
+        // capped (limits::MAX_DELAY), so that no number a script returns
+        // can overflow the loop's deadline arithmetic
+        Value::Integer(i) if i >= 0 => Some(limits::cap_delay(Duration::from_secs(i as u64))),
+        Value::Number(n) if n >= 0.0 => Some(limits::delay_from_secs(n)),
         other => return Err(format!("delay must be a number of seconds, not {other:?}")),
     };
     Ok(outcome)
@@ -219,6 +226,13 @@ pub fn send(lua: &Lua, env: &Table, s: &Session, enc: &mut Encoder<'_>) -> Resul
             let packets = raw_packets(lua, &r)?;
             if packets.first().is_some_and(|p| p.first() == Some(&0xfb)) {
                 outcome.local_infile = true;
+            }
+            let total = packets
+                .iter()
+                .map(Vec::len)
+                .fold(0usize, usize::saturating_add);
+            if total > enc.budget_end().saturating_sub(enc.raw().len()) {
+                return Err(ANSWER_TOO_LARGE.to_string());
             }
             for p in &packets {
                 enc.packet(|o| o.extend_from_slice(p));
@@ -287,6 +301,9 @@ fn resultset(lua: &Lua, rs: &Table, enc: &mut Encoder<'_>, status: u16) -> Resul
     let seq = enc.seq;
     let r = (|| {
         enc.columns(&cols, status);
+        if enc.over_budget() {
+            return Err(ANSWER_TOO_LARGE.to_string());
+        }
         if let Some(rows) = rows {
             let rows_mark = enc.raw().len();
             let rows_seq = enc.seq;
@@ -361,8 +378,13 @@ fn rows_from_stack(
                     break;
                 }
                 let mut stop = None;
+                let budget_end = enc.budget_end();
                 enc.packet(|o| {
                     for j in 1..=n {
+                        if o.len() > budget_end {
+                            stop = Some(Err(ANSWER_TOO_LARGE.to_string()));
+                            break;
+                        }
                         match ffi::lua_rawgeti(l, 2, j as ffi::lua_Integer) {
                             ffi::LUA_TSTRING => {
                                 let mut len = 0usize;
@@ -387,6 +409,10 @@ fn rows_from_stack(
                 ffi::lua_settop(l, 1);
                 if let Some(s) = stop {
                     outcome = s;
+                    break;
+                }
+                if enc.over_budget() {
+                    outcome = Err(ANSWER_TOO_LARGE.to_string());
                     break;
                 }
             }
@@ -437,8 +463,12 @@ fn rows_through_mlua(
                 _ => Cell::Null,
             });
         }
+        let budget_end = enc.budget_end();
         enc.packet(|o| {
             for c in &cells {
+                if o.len() > budget_end {
+                    break; // over budget: the check below gives up on the answer
+                }
                 match c {
                     Cell::Null => o.push(0xfb),
                     Cell::Str(s) => crate::protocol::wire::put_lenenc_str(o, &s.as_bytes()),
@@ -446,6 +476,9 @@ fn rows_through_mlua(
                 }
             }
         });
+        if enc.over_budget() {
+            return Err(ANSWER_TOO_LARGE.to_string());
+        }
     }
     Ok(())
 }
