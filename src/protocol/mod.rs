@@ -6,6 +6,7 @@
 //! (dev.mysql.com/doc/dev/mysql-server/latest/PAGE_PROTOCOL.html).
 
 pub mod auth;
+pub mod binary;
 pub mod command;
 pub mod consts;
 pub mod error;
