@@ -9,6 +9,7 @@ pub mod auth;
 pub mod binary;
 pub mod command;
 pub mod consts;
+pub mod errcodes;
 pub mod error;
 pub mod handshake;
 pub mod packet;

@@ -16,6 +16,7 @@ use crate::config::Config;
 use crate::limits;
 use crate::protocol::command::{ChangeUser, Command};
 use crate::protocol::consts::{cap, charset, plugin, status};
+use crate::protocol::errcodes as er;
 use crate::protocol::handshake::{self, HandshakeResponse41, HandshakeV10};
 use crate::protocol::packet;
 use crate::protocol::response::{Encoder, ErrPacket, OkPacket};
@@ -324,7 +325,7 @@ impl Connection {
             return self.fail(
                 ctx,
                 out,
-                ErrPacket::new(1043, "08S01", b"TLS is not enabled on this server: connect without SSL (e.g. --ssl-mode=DISABLED)"),
+                er::ER_HANDSHAKE_ERROR.with(b"TLS is not enabled on this server: connect without SSL (e.g. --ssl-mode=DISABLED)"),
             );
         }
         let resp = match HandshakeResponse41::decode_for(payload, self.server_caps) {
@@ -333,7 +334,7 @@ impl Connection {
                 debug!("conn {}: bad handshake response: {e}", self.session.id);
                 ctx.stats.handshakes_failed.add(1);
                 ctx.stats.protocol_errors.add(1);
-                return self.fail(ctx, out, ErrPacket::new(1043, "08S01", b"Bad handshake"));
+                return self.fail(ctx, out, er::ER_HANDSHAKE_ERROR.packet());
             }
         };
         let s = &mut self.session;
@@ -427,9 +428,7 @@ impl Connection {
             return self.fail(
                 ctx,
                 out,
-                ErrPacket::new(
-                    1045,
-                    "28000",
+                er::ER_ACCESS_DENIED_ERROR.with(
                     b"caching_sha2_password full authentication needs TLS or an RSA key exchange, which understudy does not offer",
                 ),
             );
@@ -465,7 +464,7 @@ impl Connection {
             if response.is_empty() { "NO" } else { "YES" }
         );
         debug!("conn {}: {msg}", self.session.id);
-        self.fail(ctx, out, ErrPacket::new(1045, "28000", msg.as_bytes()));
+        self.fail(ctx, out, er::ER_ACCESS_DENIED_ERROR.with(msg.as_bytes()));
     }
 
     fn login_ok(&mut self, ctx: &mut Ctx<'_>, out: &mut Vec<u8>, fast_auth: bool) {
@@ -602,9 +601,7 @@ impl Connection {
         self.seq = seq;
         let caps = self.session.capabilities | cap::PROTOCOL_41;
         let mut enc = Encoder::new(out, seq, caps);
-        enc.err(&ErrPacket::new(
-            1105,
-            "HY000",
+        enc.err(&er::ER_UNKNOWN_ERROR.with(
             b"understudy: internal error while answering this command (see the server log); closing the connection",
         ));
         self.phase = Phase::Closing;
@@ -660,11 +657,7 @@ impl Connection {
         );
         ctx.stats.protocol_errors.add(1);
         self.seq = got.wrapping_add(1);
-        self.fail(
-            ctx,
-            out,
-            ErrPacket::new(1156, "08S01", b"Got packets out of order"),
-        );
+        self.fail(ctx, out, er::ER_NET_PACKETS_OUT_OF_ORDER.packet());
     }
 
     fn protocol_error(&mut self, e: ProtoError, ctx: &mut Ctx<'_>, out: &mut Vec<u8>) {
@@ -674,20 +667,10 @@ impl Connection {
             self.seq = 1;
         }
         match e {
-            ProtoError::TooLarge { .. } => self.fail(
-                ctx,
-                out,
-                ErrPacket::new(
-                    1153,
-                    "08S01",
-                    b"Got a packet bigger than 'max_allowed_packet' bytes",
-                ),
-            ),
-            _ => self.fail(
-                ctx,
-                out,
-                ErrPacket::new(1835, "HY000", b"Malformed communication packet"),
-            ),
+            ProtoError::TooLarge { .. } => {
+                self.fail(ctx, out, er::ER_NET_PACKET_TOO_LARGE.packet())
+            }
+            _ => self.fail(ctx, out, er::ER_MALFORMED_PACKET.packet()),
         }
     }
 
@@ -702,11 +685,7 @@ impl Connection {
     pub fn on_idle_timeout(&mut self, out: &mut Vec<u8>) {
         debug!("conn {}: idle timeout", self.session.id);
         let mut enc = Encoder::new(out, 0, self.session.capabilities | cap::PROTOCOL_41);
-        enc.err(&ErrPacket::new(
-            4031,
-            "HY000",
-            b"The client was disconnected by the server because of inactivity.",
-        ));
+        enc.err(&er::ER_CLIENT_INTERACTION_TIMEOUT.packet());
         self.phase = Phase::Closing;
     }
 
@@ -748,7 +727,7 @@ fn static_plugin_name(name: &str) -> Cow<'static, str> {
 /// Writes ERR 1040 "Too many connections" in place of a greeting.
 pub fn too_many_connections(out: &mut Vec<u8>) {
     let mut enc = Encoder::new(out, 0, cap::PROTOCOL_41);
-    enc.err(&ErrPacket::new(1040, "08004", b"Too many connections"));
+    enc.err(&er::ER_CON_COUNT_ERROR.packet());
 }
 
 /// One line about a command for the debug log (query text cut at 300 bytes).
