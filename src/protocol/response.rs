@@ -372,6 +372,20 @@ impl<'a> Encoder<'a> {
         packet::finish(self.out, start, &mut self.seq);
     }
 
+    /// Appends one packet whose payload is written by `f`, unless `f` returns
+    /// false: then nothing of it stays and the sequence id does not advance.
+    #[inline]
+    pub fn packet_or_nothing(&mut self, f: impl FnOnce(&mut Vec<u8>) -> bool) -> bool {
+        let start = packet::begin(self.out);
+        if f(self.out) {
+            packet::finish(self.out, start, &mut self.seq);
+            true
+        } else {
+            self.out.truncate(start);
+            false
+        }
+    }
+
     /// An OK packet.
     pub fn ok(&mut self, ok: &OkPacket<'_>) {
         self.packet(|o| ok.encode(o, OK_HEADER));

@@ -4,6 +4,7 @@
 
 pub mod buffer;
 pub mod connection;
+pub mod encode;
 pub mod event_loop;
 pub mod nonce;
 pub mod stream;

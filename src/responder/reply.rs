@@ -1,0 +1,446 @@
+//! A responder's decision as data: what to answer, never how it is framed.
+//!
+//! A responder returns an [`Answer`]: a [`Reply`] (OK, ERR, a resultset of
+//! typed columns and rows, pre-encoded bytes, raw packets, LOCAL INFILE,
+//! nothing, or *decline*: let the next responder answer) plus behaviour
+//! around it (a delay, closing afterwards). The connection encodes it once, in
+//! the framing the client negotiated and the row format the command needs:
+//! text rows for COM_QUERY, binary rows for COM_STMT_EXECUTE.
+//!
+//! Rows come from a [`RowSource`] that the encoder pulls from through a
+//! [`RowSink`]: a source writes cells straight into the packet (canned bytes
+//! and a script's rows read off the Lua stack stay zero-copy), and stops when
+//! the sink says the connection's output is full, to be called again once the
+//! client has read.
+
+use crate::protocol::binary::{self, BinValue, DateTime, Mismatch, ParamType, Time};
+use crate::protocol::response::{ColumnDef, Encoder};
+use crate::protocol::wire::put_lenenc_str;
+use std::borrow::Cow;
+use std::time::Duration;
+
+/// How rows are encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowFormat {
+    /// Text protocol: every cell a length-encoded string (COM_QUERY).
+    Text,
+    /// Binary protocol: a NULL bitmap and each type's encoding (COM_STMT_EXECUTE).
+    Binary,
+}
+
+/// An owned cell of a resultset built in code.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell {
+    /// NULL.
+    Null,
+    /// A signed integer.
+    Int(i64),
+    /// An unsigned integer.
+    UInt(u64),
+    /// A floating-point number.
+    Double(f64),
+    /// Text or bytes as they are sent in a text row (a DECIMAL as written).
+    Bytes(Cow<'static, [u8]>),
+    /// A DATE.
+    Date(DateTime),
+    /// A DATETIME or TIMESTAMP.
+    DateTime(DateTime),
+    /// A TIME.
+    Time(Time),
+}
+
+impl Cell {
+    /// The cell as a borrowed binary-protocol value.
+    pub fn as_value(&self) -> BinValue<'_> {
+        match self {
+            Cell::Null => BinValue::Null,
+            Cell::Int(i) => BinValue::Int(*i),
+            Cell::UInt(u) => BinValue::UInt(*u),
+            Cell::Double(d) => BinValue::Double(*d),
+            Cell::Bytes(b) => BinValue::Bytes(b),
+            Cell::Date(d) => BinValue::Date(*d),
+            Cell::DateTime(d) => BinValue::DateTime(*d),
+            Cell::Time(t) => BinValue::Time(*t),
+        }
+    }
+}
+
+/// A cell that cannot be sent in its column's type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CellError {
+    /// Row, from 1.
+    pub row: u64,
+    /// Column, from 1.
+    pub column: usize,
+    /// What was wrong.
+    pub why: &'static str,
+}
+
+impl std::fmt::Display for CellError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "row {} column {}: {}", self.row, self.column, self.why)
+    }
+}
+
+/// Writes the rows of one resultset in the format the command needs,
+/// through the connection's encoder.
+pub struct RowSink<'e, 'o> {
+    enc: &'e mut Encoder<'o>,
+    format: RowFormat,
+    types: &'e [ParamType],
+    decimals: &'e [u8],
+    rows: u64,
+    row_limit: u64,
+}
+
+impl<'e, 'o> RowSink<'e, 'o> {
+    /// A sink for rows of `columns`, at most `row_limit` of them from now (a
+    /// cursor's fetch size, or `u64::MAX`).
+    pub fn new(
+        enc: &'e mut Encoder<'o>,
+        format: RowFormat,
+        types: &'e [ParamType],
+        decimals: &'e [u8],
+        row_limit: u64,
+    ) -> RowSink<'e, 'o> {
+        RowSink {
+            enc,
+            format,
+            types,
+            decimals,
+            rows: 0,
+            row_limit,
+        }
+    }
+
+    /// Rows written through this sink.
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    /// True when the source should stop and be called again later: the
+    /// connection's output is at its high-water mark, or the row limit is reached.
+    pub fn should_pause(&self) -> bool {
+        self.rows >= self.row_limit || self.enc.should_pause()
+    }
+
+    /// True when the answer has grown past its budget (a source that cannot
+    /// pause gives up).
+    pub fn over_budget(&self) -> bool {
+        self.enc.over_budget()
+    }
+
+    /// The format rows are written in.
+    pub fn format(&self) -> RowFormat {
+        self.format
+    }
+
+    /// Writes one row: `f` gives the cells in column order. On an error
+    /// nothing of the row stays in the output.
+    pub fn row(
+        &mut self,
+        f: impl FnOnce(&mut Cells<'_>) -> Result<(), &'static str>,
+    ) -> Result<(), CellError> {
+        let n = self.types.len();
+        let (format, types, decimals) = (self.format, self.types, self.decimals);
+        let row = self.rows + 1;
+        let mut failed = None;
+        let mut column = 0;
+        self.enc.packet_or_nothing(|o| {
+            let bitmap_at = match format {
+                RowFormat::Text => 0,
+                RowFormat::Binary => {
+                    o.push(0x00);
+                    let at = o.len();
+                    o.resize(at + binary::row_bitmap_len(n), 0);
+                    at
+                }
+            };
+            let mut cells = Cells {
+                out: o,
+                format,
+                types,
+                decimals,
+                bitmap_at,
+                next: 0,
+            };
+            let r = f(&mut cells).and_then(|()| match cells.next.cmp(&n) {
+                std::cmp::Ordering::Equal => Ok(()),
+                std::cmp::Ordering::Less => Err("fewer cells than columns"),
+                std::cmp::Ordering::Greater => Err("more cells than columns"),
+            });
+            column = cells.next.min(n.max(1));
+            match r {
+                Ok(()) => true,
+                Err(why) => {
+                    failed = Some(why);
+                    false
+                }
+            }
+        });
+        match failed {
+            None => {
+                self.rows += 1;
+                Ok(())
+            }
+            Some(why) => Err(CellError { row, column, why }),
+        }
+    }
+}
+
+/// The cells of one row being written.
+pub struct Cells<'o> {
+    out: &'o mut Vec<u8>,
+    format: RowFormat,
+    types: &'o [ParamType],
+    decimals: &'o [u8],
+    bitmap_at: usize,
+    next: usize,
+}
+
+impl Cells<'_> {
+    fn column(&self) -> Result<ParamType, &'static str> {
+        self.types
+            .get(self.next)
+            .copied()
+            .ok_or("more cells than columns")
+    }
+
+    /// The output, for a source that writes a cell's bytes itself; call
+    /// [`Cells::wrote`] after each such cell. Only sensible in [`RowFormat::Text`].
+    pub fn out(&mut self) -> &mut Vec<u8> {
+        self.out
+    }
+
+    /// Counts a cell the source wrote into [`Cells::out`] itself.
+    pub fn wrote(&mut self) {
+        self.next += 1;
+    }
+
+    /// The format cells are written in.
+    pub fn format(&self) -> RowFormat {
+        self.format
+    }
+
+    /// A NULL cell.
+    pub fn null(&mut self) -> Result<(), &'static str> {
+        self.column()?;
+        match self.format {
+            RowFormat::Text => self.out.push(0xfb),
+            RowFormat::Binary => {
+                let bit = self.next + 2;
+                if let Some(b) = self.out.get_mut(self.bitmap_at + bit / 8) {
+                    *b |= 1 << (bit % 8);
+                }
+            }
+        }
+        self.next += 1;
+        Ok(())
+    }
+
+    /// A cell given as text (or bytes): sent as is in a text row; in a
+    /// binary row converted to the column's type (a number column parses it,
+    /// a date column reads `YYYY-MM-DD ...`), an error when it does not fit.
+    pub fn text(&mut self, b: &[u8]) -> Result<(), &'static str> {
+        self.value(&BinValue::Bytes(b))
+    }
+
+    /// An integer cell.
+    pub fn int(&mut self, i: i64) -> Result<(), &'static str> {
+        self.value(&BinValue::Int(i))
+    }
+
+    /// A typed cell.
+    pub fn value(&mut self, v: &BinValue<'_>) -> Result<(), &'static str> {
+        let col = self.column()?;
+        if matches!(v, BinValue::Null) {
+            return self.null();
+        }
+        match self.format {
+            RowFormat::Text => {
+                let mut buf = [0u8; 64];
+                let decimals = self.decimals.get(self.next).copied().unwrap_or(0);
+                let text = binary::text_of(v, &mut buf, decimals);
+                put_lenenc_str(self.out, &text);
+            }
+            RowFormat::Binary => {
+                binary::encode_value(self.out, col, v).map_err(|m: Mismatch| m.why)?
+            }
+        }
+        self.next += 1;
+        Ok(())
+    }
+}
+
+/// Where rows come from. The encoder calls [`RowSource::write_rows`] until it
+/// returns `Ok(true)`; a source that returns `Ok(false)` (it stopped because
+/// the sink said [`RowSink::should_pause`]) is kept and called again once the
+/// client has read.
+pub trait RowSource {
+    /// Writes rows until there are no more (`Ok(true)`) or the sink says to
+    /// pause (`Ok(false)`).
+    fn write_rows(&mut self, sink: &mut RowSink<'_, '_>) -> Result<bool, CellError>;
+}
+
+/// Rows built in code, in memory.
+#[derive(Debug, Default)]
+pub struct OwnedRows {
+    rows: Vec<Vec<Cell>>,
+    next: usize,
+}
+
+impl OwnedRows {
+    /// These rows.
+    pub fn new(rows: Vec<Vec<Cell>>) -> OwnedRows {
+        OwnedRows { rows, next: 0 }
+    }
+}
+
+impl RowSource for OwnedRows {
+    fn write_rows(&mut self, sink: &mut RowSink<'_, '_>) -> Result<bool, CellError> {
+        while let Some(row) = self.rows.get(self.next) {
+            if sink.should_pause() {
+                return Ok(false);
+            }
+            sink.row(|c| row.iter().try_for_each(|cell| c.value(&cell.as_value())))?;
+            self.next += 1;
+        }
+        Ok(true)
+    }
+}
+
+/// An OK packet's contents.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OkReply {
+    /// Rows changed.
+    pub affected_rows: u64,
+    /// Last AUTO_INCREMENT id.
+    pub last_insert_id: u64,
+    /// Warnings.
+    pub warnings: u16,
+    /// Human-readable info.
+    pub info: Cow<'static, [u8]>,
+    /// Status flags to send instead of the session's (a script's `server_status`).
+    pub status: Option<u16>,
+}
+
+/// An ERR packet's contents.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrReply {
+    /// Error code.
+    pub code: u16,
+    /// SQLSTATE (5 bytes on the wire; shorter is padded with '0').
+    pub sqlstate: Cow<'static, str>,
+    /// Message.
+    pub message: Cow<'static, [u8]>,
+}
+
+impl ErrReply {
+    /// An error from the table with its standard message.
+    pub fn standard(e: crate::protocol::errcodes::MysqlError) -> ErrReply {
+        ErrReply {
+            code: e.code,
+            sqlstate: Cow::Borrowed(e.sqlstate),
+            message: Cow::Borrowed(e.message.as_bytes()),
+        }
+    }
+
+    /// An error from the table with another message.
+    pub fn with(
+        e: crate::protocol::errcodes::MysqlError,
+        message: impl Into<Cow<'static, [u8]>>,
+    ) -> ErrReply {
+        ErrReply {
+            code: e.code,
+            sqlstate: Cow::Borrowed(e.sqlstate),
+            message: message.into(),
+        }
+    }
+}
+
+/// A resultset: typed columns, and rows pulled from a source.
+pub struct ResultSet {
+    /// Column definitions (their types decide each cell's binary encoding).
+    pub columns: Vec<ColumnDef>,
+    /// The rows.
+    pub rows: Box<dyn RowSource>,
+    /// Warnings on the final EOF/OK.
+    pub warnings: u16,
+}
+
+impl std::fmt::Debug for ResultSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResultSet")
+            .field("columns", &self.columns.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// What to answer.
+#[derive(Debug)]
+pub enum Reply {
+    /// No answer from this responder: the next one in the chain decides.
+    Decline,
+    /// Send nothing (the client expects no answer, or a script said to ignore it).
+    Nothing,
+    /// An OK packet.
+    Ok(OkReply),
+    /// An ERR packet.
+    Err(ErrReply),
+    /// A resultset.
+    Rows(ResultSet),
+    /// Payloads to send as they are, each framed and numbered by the server
+    /// (a script's RAW answer).
+    Raw(Vec<Vec<u8>>),
+    /// Ask the client for a LOAD DATA LOCAL INFILE file (the file name); the
+    /// server reads the data and answers OK.
+    LocalInfile(Vec<u8>),
+    /// One result per statement of a multi-statement query: each but the last
+    /// carries SERVER_MORE_RESULTS_EXISTS; an ERR ends the list.
+    Multi(Vec<Reply>),
+}
+
+impl Reply {
+    /// An OK with no counts.
+    pub fn ok() -> Reply {
+        Reply::Ok(OkReply::default())
+    }
+
+    /// An error from the table with its standard message.
+    pub fn err(e: crate::protocol::errcodes::MysqlError) -> Reply {
+        Reply::Err(ErrReply::standard(e))
+    }
+}
+
+/// A reply and what to do around it.
+#[derive(Debug)]
+pub struct Answer {
+    /// What to send.
+    pub reply: Reply,
+    /// Hold the answer back this long (a timer; capped at `limits::MAX_DELAY`).
+    pub delay: Option<Duration>,
+    /// Close the connection once the answer is sent.
+    pub close: bool,
+}
+
+impl From<Reply> for Answer {
+    fn from(reply: Reply) -> Answer {
+        Answer {
+            reply,
+            delay: None,
+            close: false,
+        }
+    }
+}
+
+impl Answer {
+    /// No answer: the next responder decides.
+    pub fn decline() -> Answer {
+        Reply::Decline.into()
+    }
+
+    /// True when the responder declined.
+    pub fn declined(&self) -> bool {
+        matches!(self.reply, Reply::Decline)
+    }
+}
