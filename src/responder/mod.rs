@@ -9,6 +9,7 @@ pub mod builtin;
 pub mod canned;
 #[cfg(feature = "lua")]
 pub mod lua;
+pub mod params;
 pub mod reply;
 pub mod session;
 pub mod sql;

@@ -123,7 +123,7 @@ fn is_only_comments(s: &str) -> bool {
 }
 
 /// Index after the closing quote of the quoted run starting at `i` (or the end).
-fn skip_quoted(b: &[u8], i: usize) -> usize {
+pub(crate) fn skip_quoted(b: &[u8], i: usize) -> usize {
     let q = b[i];
     let mut j = i + 1;
     while j < b.len() {
@@ -143,14 +143,14 @@ fn skip_quoted(b: &[u8], i: usize) -> usize {
     b.len()
 }
 
-fn skip_line(b: &[u8], i: usize) -> usize {
+pub(crate) fn skip_line(b: &[u8], i: usize) -> usize {
     b[i..]
         .iter()
         .position(|&c| c == b'\n')
         .map_or(b.len(), |p| i + p + 1)
 }
 
-fn skip_block(b: &[u8], i: usize) -> usize {
+pub(crate) fn skip_block(b: &[u8], i: usize) -> usize {
     let mut j = i + 2;
     while j + 1 < b.len() {
         if b[j] == b'*' && b[j + 1] == b'/' {
