@@ -55,6 +55,11 @@ lint:
 bench: build
 	UNDERSTUDY_BIN=$(abspath $(BIN)) SHARED=$(SHARED) bash benches/run.sh
 
+# Fuzz each target in fuzz/ for FUZZ_SECONDS (nightly, cargo-fuzz); print inputs run and crashes.
+FUZZ_SECONDS ?= 60
+fuzz:
+	FUZZ_SECONDS=$(FUZZ_SECONDS) bash fuzz/run.sh
+
 # What CI runs.
 ci: test
 
