@@ -19,7 +19,7 @@ BIN := target/release/understudy
 BUILD := $(CARGO) build --release --bin understudy
 endif
 
-.PHONY: build run test deps unit compat lint bench fuzz ci clean
+.PHONY: build run test deps unit compat lint bench soak fuzz ci clean
 
 # Build the release binary ($(BIN)).
 build:
@@ -51,7 +51,7 @@ lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets -- -D warnings
 
-# Benchmarks (see benches/ and the README).
+# Benchmarks (see benches/ and the README); BENCH_QUICK=1 for one short rep.
 bench: build
 	UNDERSTUDY_BIN=$(abspath $(BIN)) SHARED=$(SHARED) bash benches/run.sh
 
@@ -59,6 +59,12 @@ bench: build
 FUZZ_SECONDS ?= 60
 fuzz:
 	FUZZ_SECONDS=$(FUZZ_SECONDS) bash fuzz/run.sh
+
+# Soak (a bench, not a test): SOAK_CONNS (19000) connections held for
+# SOAK_SECONDS (600) beside a mixed, partly hostile load, server RSS sampled;
+# on the built-in answers, then with the seed script (see benches/soak.sh).
+soak: build
+	UNDERSTUDY_BIN=$(abspath $(BIN)) SHARED=$(SHARED) bash benches/soak.sh
 
 # What CI runs.
 ci: test

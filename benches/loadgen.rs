@@ -6,6 +6,10 @@ mod loadgen;
 
 use std::net::ToSocketAddrs;
 use std::process::ExitCode;
+use std::time::Duration;
+
+const USAGE: &str =
+    "loadgen WORKLOAD [options]; workloads: handshake query big idle startup storm soak";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args()
@@ -28,21 +32,32 @@ fn main() -> ExitCode {
         "no-deprecate-eof",
         "do not ask for CLIENT_DEPRECATE_EOF",
     );
+    o.optopt("", "total", "storm: connections in all", "N");
+    o.optopt("", "in-flight", "soak: logins in flight while opening", "N");
+    o.optopt("", "timeout", "storm/soak: login timeout, seconds", "S");
+    o.optopt("", "warmup", "soak: warm-up seconds", "S");
+    o.optopt("", "sample", "soak: seconds between RSS samples", "S");
+    o.optopt("", "churn", "soak: handshake-churn connections", "N");
+    o.optopt("", "query-conns", "soak: query-load connections", "N");
+    o.optopt("", "stuck", "soak: clients that never read", "N");
+    o.optopt("", "multi", "soak: statements in one multi-statement", "N");
+    o.optopt(
+        "",
+        "check-sql",
+        "soak: final check statement (default COM_PING)",
+        "SQL",
+    );
+    o.optopt("", "max-packet", "soak: the server's --max-packet", "BYTES");
+    o.optopt("", "probe-timeout", "soak: seconds a probe waits", "S");
     let m = match o.parse(&args) {
         Ok(m) => m,
         Err(e) => {
-            eprintln!(
-                "{e}\n{}",
-                o.usage("loadgen WORKLOAD [options]; workloads: handshake query big idle")
-            );
+            eprintln!("{e}\n{}", o.usage(USAGE));
             return ExitCode::from(2);
         }
     };
     let Some(workload) = m.free.first().cloned() else {
-        eprintln!(
-            "{}",
-            o.usage("loadgen WORKLOAD [options]; workloads: handshake query big idle")
-        );
+        eprintln!("{}", o.usage(USAGE));
         return ExitCode::from(2);
     };
     let host = m.opt_str("host").unwrap_or_else(|| "127.0.0.1".into());
@@ -58,6 +73,14 @@ fn main() -> ExitCode {
         eprintln!("bad address");
         return ExitCode::from(2);
     };
+    // Storms and soaks hold thousands of sockets: the soft descriptor limit
+    // goes up to the hard one for every workload (harmless for the others).
+    let nofile = loadgen::raise_nofile();
+    let num = |name: &str, default: f64| -> f64 {
+        m.opt_str(name)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
     let t = loadgen::Target {
         addr,
         user: m.opt_str("user").unwrap_or_else(|| "u".into()),
@@ -71,7 +94,7 @@ fn main() -> ExitCode {
         .unwrap_or(3.0);
     let sql = m.opt_str("sql").unwrap_or_else(|| "SELECT 1".into());
     let label = m.opt_str("label").unwrap_or_default();
-    let lbl = ("label", label);
+    let lbl = ("label", label.clone());
     // The server's own CPU time over the run (utime + stime), when its pid is
     // known: CPU per operation is a capacity figure that does not depend on
     // which side of a two-core machine saturates first.
@@ -112,6 +135,52 @@ fn main() -> ExitCode {
                     ("bytes_per_conn", format!("{per:.0}")),
                 ],
             )
+        }
+        "storm" => {
+            let total = num("total", 10_000.0) as usize;
+            let timeout = Duration::from_secs_f64(num("timeout", 10.0));
+            let (mut out, held) = loadgen::storm(&t, total, conns, timeout);
+            held.quit_all();
+            let failed = (total as u64).saturating_sub(out.ops);
+            out.json(
+                "storm",
+                &[
+                    lbl,
+                    ("total", total.to_string()),
+                    ("in_flight", conns.to_string()),
+                    ("failed", failed.to_string()),
+                    ("establish_secs", format!("{:.3}", out.secs)),
+                    ("nofile", nofile.to_string()),
+                ],
+            )
+        }
+        "soak" => {
+            let cfg = loadgen::soak::Config {
+                target: t.clone(),
+                server_pid: server_pid.unwrap_or(0),
+                held: conns,
+                in_flight: num("in-flight", 500.0) as usize,
+                login_timeout: Duration::from_secs_f64(num("timeout", 10.0)),
+                secs,
+                warmup: num("warmup", 60.0),
+                sample: num("sample", 10.0),
+                churn: num("churn", 50.0) as usize,
+                query_conns: num("query-conns", 50.0) as usize,
+                sql: sql.clone(),
+                multi: num("multi", 0.0) as usize,
+                stuck: num("stuck", 8.0) as usize,
+                check_sql: m.opt_str("check-sql").filter(|s| !s.is_empty()),
+                max_packet: num("max-packet", (64 << 20) as f64) as usize,
+                probe_timeout: Duration::from_secs_f64(num("probe-timeout", 15.0)),
+            };
+            let r = loadgen::soak::soak(&cfg);
+            eprintln!("{}", r.summary(&label));
+            println!("{}", r.json(&label));
+            return if r.passed() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            };
         }
         "startup" => {
             // exec the server command (after --), poll-login until it answers

@@ -86,3 +86,72 @@ fn errors_are_counted_by_kind() {
         h.errors
     );
 }
+
+#[test]
+fn soak_runs_a_short_round_and_every_held_connection_answers() {
+    let mut cfg = common::config();
+    // the oversized probes declare more than this
+    cfg.max_packet = 1 << 20;
+    // a probe the server ignores is closed at once instead of after 10 s
+    cfg.handshake_timeout = std::time::Duration::from_secs(1);
+    let server = common::start(cfg);
+    let soak = loadgen::soak::Config {
+        target: target(&server, true),
+        server_pid: std::process::id(),
+        held: 100,
+        in_flight: 50,
+        login_timeout: std::time::Duration::from_secs(20),
+        secs: 1.5,
+        warmup: 0.5,
+        sample: 0.5,
+        churn: 4,
+        query_conns: 4,
+        sql: "SHOW DATABASES".into(),
+        multi: 200,
+        stuck: 2,
+        check_sql: None,
+        max_packet: 1 << 20,
+        probe_timeout: std::time::Duration::from_secs(20),
+    };
+    let r = loadgen::soak::soak(&soak);
+    let summary = r.summary("smoke");
+    eprintln!("{summary}");
+    assert_eq!(r.held_opened, 100, "{summary}");
+    assert_eq!((r.check_asked, r.check_answered), (100, 100), "{summary}");
+    assert!(r.fresh_login && r.server_alive, "{summary}");
+    for part in ["churn", "query", "stuck", "vanish", "probes"] {
+        assert!(
+            r.ops.get(part).copied().unwrap_or(0) > 0,
+            "{part}: {summary}"
+        );
+    }
+    // the well-behaved parts of the load meet no error; the probes' outcomes
+    // depend on the server's limits and are the soak's to report
+    assert!(
+        !r.unexpected
+            .keys()
+            .any(|k| ["churn:", "query:", "check:", "vanish:"]
+                .iter()
+                .any(|p| k.starts_with(p))),
+        "{summary}"
+    );
+    assert!(r.rss.len() >= 2 && r.json("smoke").contains("\"rss_series\":[["));
+}
+
+#[test]
+fn storm_logs_every_connection_in_and_holds_it() {
+    let server = common::start(common::config());
+    let t = target(&server, true);
+    let (mut out, mut held) = loadgen::storm(&t, 300, 50, std::time::Duration::from_secs(20));
+    assert_eq!((out.ops, out.error_count()), (300, 0), "{:?}", out.errors);
+    assert!(out.percentile(0.99) > 0);
+    assert_eq!(held.len(), 300);
+    let check = held.check(&[0x0e], std::time::Duration::from_secs(20));
+    assert_eq!(
+        (check.ops, check.error_count()),
+        (300, 0),
+        "{:?}",
+        check.errors
+    );
+    held.quit_all();
+}

@@ -7,13 +7,18 @@
 //! - `query`: C persistent connections, each sending one query back to back.
 //! - `big`: one connection reading one large resultset.
 //! - `idle`: N logged-in connections held open; then one query on each.
+//! - `storm`: N connections opened with C in flight, each logged in and held;
+//!   a per-connection timeout turns a client the server never answered into
+//!   a counted failure instead of a hung run.
+//! - `soak` (see `soak.rs`): N held connections beside a mixed load for a long
+//!   while, the server's RSS sampled, every held connection checked at the end.
 //!
 //! Results are plain numbers; `report` formats them as one JSON object.
 #![allow(dead_code)]
 
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -22,6 +27,8 @@ use understudy::protocol::consts::{cap, status};
 use understudy::protocol::handshake::{decode_auth_switch, HandshakeResponse41, HandshakeV10};
 use understudy::protocol::packet::{self, decode_frame};
 use understudy::protocol::response::{decode_err, decode_ok, is_eof};
+
+pub mod soak;
 
 /// Who to connect to and as whom.
 #[derive(Debug, Clone)]
@@ -47,15 +54,51 @@ pub struct Outcome {
     pub bytes: u64,
     /// Errors by kind.
     pub errors: BTreeMap<String, u64>,
-    /// Latencies in microseconds.
+    /// Latencies in microseconds: every `lat_stride`-th one (see `record`).
     pub lat_us: Vec<u32>,
+    /// Latencies seen, kept or not.
+    pub lat_seen: u64,
+    /// Keep one latency in this many (0 or 1: all).
+    pub lat_stride: u64,
+    /// The largest latency seen.
+    pub lat_max: u32,
     /// Wall time.
     pub secs: f64,
 }
 
+/// Most latencies one run keeps (4 MiB of them). A soak's query load makes
+/// over 100 million operations; keeping each would take gigabytes. Past this,
+/// every other kept sample is dropped and the stride doubles, so the samples
+/// stay spread evenly over the whole run and the percentiles unbiased.
+const LAT_KEEP: usize = 1 << 20;
+
 impl Outcome {
     fn error(&mut self, kind: &str) {
         *self.errors.entry(kind.to_string()).or_default() += 1;
+    }
+
+    /// Counts `n` occurrences of `kind` (the soak's per-component tallies).
+    pub fn count(&mut self, kind: &str, n: u64) {
+        *self.errors.entry(kind.to_string()).or_default() += n;
+    }
+
+    /// Records one latency (microseconds), decimating past `LAT_KEEP`.
+    pub fn record(&mut self, us: u32) {
+        self.lat_max = self.lat_max.max(us);
+        let stride = self.lat_stride.max(1);
+        self.lat_seen += 1;
+        if !self.lat_seen.is_multiple_of(stride) {
+            return;
+        }
+        self.lat_us.push(us);
+        if self.lat_us.len() >= LAT_KEEP {
+            let mut k = 0;
+            self.lat_us.retain(|_| {
+                k += 1;
+                k % 2 == 0
+            });
+            self.lat_stride = stride * 2;
+        }
     }
 
     /// The p-th percentile latency in microseconds.
@@ -77,7 +120,7 @@ impl Outcome {
     pub fn json(&mut self, workload: &str, extra: &[(&str, String)]) -> String {
         let p50 = self.percentile(0.50);
         let p99 = self.percentile(0.99);
-        let max = self.lat_us.last().copied().unwrap_or(0);
+        let max = self.lat_max.max(self.lat_us.last().copied().unwrap_or(0));
         let errs: Vec<String> = self
             .errors
             .iter()
@@ -508,7 +551,7 @@ pub fn run(t: &Target, conns: usize, secs: f64, job: Job) -> Outcome {
                                 Some(true) => match &job {
                                     Job::Reconnect => {
                                         out.ops += 1;
-                                        out.lat_us.push(c.started.elapsed().as_micros() as u32);
+                                        out.record(c.started.elapsed().as_micros() as u32);
                                         c.quit();
                                         c.phase = Phase::Closed;
                                         reopen = true;
@@ -535,7 +578,7 @@ pub fn run(t: &Target, conns: usize, secs: f64, job: Job) -> Outcome {
                             Step::Done => {
                                 out.ops += 1;
                                 out.rows += c.result.rows;
-                                out.lat_us.push(c.started.elapsed().as_micros() as u32);
+                                out.record(c.started.elapsed().as_micros() as u32);
                                 if let Job::Query(q) = &job {
                                     c.result = ResultReader::new(c.deprecate_eof);
                                     c.started = Instant::now();
@@ -601,6 +644,288 @@ pub fn query(t: &Target, conns: usize, secs: f64, sql: &str) -> Outcome {
     run(t, conns, secs, Job::Query(q))
 }
 
+/// Connections a storm logged in, held open on the poll that opened them.
+pub struct Held {
+    poll: Poll,
+    /// Indexed by token; `None` where a connection failed or was dropped.
+    clients: Vec<Option<Client>>,
+}
+
+impl Held {
+    /// Connections still held.
+    pub fn len(&self) -> usize {
+        self.clients.iter().filter(|c| c.is_some()).count()
+    }
+
+    /// Whether none is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Sends the command `cmd` (a command payload: COM_PING, or COM_QUERY and
+    /// its text) on every held connection at once and waits up to `timeout`
+    /// for every answer. `ops` counts the answers that completed without ERR;
+    /// an ERR, a close or no answer at all is counted by kind.
+    pub fn check(&mut self, cmd: &[u8], timeout: Duration) -> Outcome {
+        let mut out = Outcome::default();
+        let start = Instant::now();
+        let deadline = start + timeout;
+        let mut waiting = 0usize;
+        for c in self.clients.iter_mut().flatten() {
+            c.rbuf.clear();
+            c.result = ResultReader::new(c.deprecate_eof);
+            c.phase = Phase::Query;
+            c.started = Instant::now();
+            c.send(0, cmd);
+            if c.flush().is_err() || !c.wbuf.is_empty() {
+                // a command of a few bytes on an idle socket goes out at once
+                out.error("check_write");
+                c.phase = Phase::Closed;
+            } else {
+                waiting += 1;
+            }
+        }
+        let mut events = Events::with_capacity(1024);
+        let mut scratch = vec![0u8; 65536];
+        // The answers to the check are new data, so each raises an edge; data
+        // that arrived while the connections were held unread (it should not)
+        // is still on epoll's ready list and is reported by the first poll.
+        let mut sweep = false;
+        while waiting > 0 {
+            let now = Instant::now();
+            let ready: Vec<usize> = if sweep {
+                (0..self.clients.len()).collect()
+            } else {
+                if now >= deadline {
+                    // one last look at every connection still waiting
+                    sweep = true;
+                    continue;
+                }
+                let wait = deadline
+                    .saturating_duration_since(now)
+                    .min(Duration::from_millis(100));
+                if self.poll.poll(&mut events, Some(wait)).is_err() {
+                    continue;
+                }
+                events.iter().map(|e| e.token().0).collect()
+            };
+            for i in ready {
+                let Some(c) = self.clients.get_mut(i).and_then(|c| c.as_mut()) else {
+                    continue;
+                };
+                if c.phase != Phase::Query {
+                    continue;
+                }
+                let alive = c.fill(&mut scratch, &mut out).unwrap_or(false);
+                while let Some((_, p)) = c.next_packet() {
+                    match c.result.feed(&p) {
+                        Step::More => continue,
+                        Step::Done => {
+                            out.ops += 1;
+                            out.record(c.started.elapsed().as_micros() as u32);
+                        }
+                        Step::Error(code) => out.error(&format!("check_err_{code}")),
+                    }
+                    c.phase = Phase::Ready;
+                    waiting -= 1;
+                    break;
+                }
+                if c.phase == Phase::Query && !alive {
+                    out.error("check_closed");
+                    c.phase = Phase::Closed;
+                    waiting -= 1;
+                }
+            }
+            if sweep {
+                break;
+            }
+        }
+        if waiting > 0 {
+            out.count("check_no_answer", waiting as u64);
+        }
+        out.secs = start.elapsed().as_secs_f64();
+        out
+    }
+
+    /// COM_QUIT on every held connection, then close them all.
+    pub fn quit_all(mut self) {
+        for c in self.clients.iter_mut().flatten() {
+            c.quit();
+        }
+    }
+}
+
+/// A connection storm: `total` connections opened with `in_flight` of them
+/// logging in at a time, each held open once logged in. A connection that has
+/// not logged in within `timeout` of its connect() is a failure ("no_greeting"
+/// if it never got one, "login_timeout" after it): a client whose final ACK
+/// the kernel dropped believes it is connected and would wait forever.
+/// `secs` is the time until every connection had logged in or failed; `ops`
+/// the logins that succeeded, `lat_us` their connect-to-OK latencies.
+pub fn storm(t: &Target, total: usize, in_flight: usize, timeout: Duration) -> (Outcome, Held) {
+    let mut out = Outcome::default();
+    let mut poll = Poll::new().expect("poll");
+    let mut events = Events::with_capacity(1024);
+    let mut clients: Vec<Option<Client>> = Vec::with_capacity(total);
+    // Every connection gets the same timeout, so deadlines come due in the
+    // order the connections were opened: a queue, not a heap.
+    let mut deadlines: VecDeque<(Instant, usize)> = VecDeque::with_capacity(in_flight + 1);
+    let in_flight = in_flight.max(1);
+    let (mut pending, mut settled) = (0usize, 0usize);
+    let mut scratch = vec![0u8; 65536];
+    let start = Instant::now();
+    while settled < total {
+        while clients.len() < total && pending < in_flight {
+            let i = clients.len();
+            let c = Client::connect(t.addr).ok().and_then(|mut c| {
+                poll.registry()
+                    .register(&mut c.stream, Token(i), Interest::READABLE)
+                    .ok()?;
+                Some(c)
+            });
+            match c {
+                Some(c) => {
+                    deadlines.push_back((c.started + timeout, i));
+                    pending += 1;
+                    clients.push(Some(c));
+                }
+                None => {
+                    out.error("connect");
+                    settled += 1;
+                    clients.push(None);
+                }
+            }
+        }
+        let now = Instant::now();
+        while let Some(&(due, i)) = deadlines.front() {
+            if due > now {
+                break;
+            }
+            deadlines.pop_front();
+            let Some(slot) = clients.get_mut(i) else {
+                continue;
+            };
+            match slot.as_ref().map(|c| c.phase) {
+                Some(Phase::Greeting) => out.error("no_greeting"),
+                Some(Phase::Auth) => out.error("login_timeout"),
+                _ => continue, // logged in (or failed) before its deadline
+            }
+            *slot = None;
+            pending -= 1;
+            settled += 1;
+        }
+        if settled >= total {
+            break;
+        }
+        let wait = deadlines
+            .front()
+            .map(|&(due, _)| due.saturating_duration_since(now))
+            .unwrap_or(Duration::from_millis(50))
+            .min(Duration::from_millis(50));
+        if poll.poll(&mut events, Some(wait)).is_err() {
+            continue;
+        }
+        for i in events.iter().map(|e| e.token().0) {
+            let Some(slot) = clients.get_mut(i) else {
+                continue;
+            };
+            let Some(c) = slot.as_mut() else {
+                continue;
+            };
+            let alive = match c.fill(&mut scratch, &mut out) {
+                Ok(a) => a,
+                Err(_) if c.phase == Phase::Ready => false, // counted just below
+                Err(_) => {
+                    out.error("read");
+                    false
+                }
+            };
+            if c.phase == Phase::Ready {
+                // a held connection should hear nothing until it asks
+                if !alive {
+                    out.error("held_closed");
+                    *slot = None;
+                } else if !c.rbuf.is_empty() {
+                    out.error("held_unasked_data");
+                    c.rbuf.clear();
+                }
+                continue;
+            }
+            let mut failed = false;
+            while let Some((seq, p)) = c.next_packet() {
+                match on_login_packet(c, t, seq, &p, &mut out) {
+                    Some(true) => {
+                        out.ops += 1;
+                        out.record(c.started.elapsed().as_micros() as u32);
+                        c.phase = Phase::Ready;
+                        // held for long: give back the read buffer's room
+                        c.rbuf = Vec::new();
+                        break;
+                    }
+                    Some(false) => {}
+                    None => {
+                        failed = true;
+                        break;
+                    }
+                }
+            }
+            if !failed && c.phase != Phase::Ready {
+                if c.flush().is_err() {
+                    out.error("write");
+                    failed = true;
+                } else if !alive {
+                    out.error("closed_by_server");
+                    failed = true;
+                } else if !c.wbuf.is_empty() && !c.write_interest {
+                    c.write_interest = poll
+                        .registry()
+                        .reregister(
+                            &mut c.stream,
+                            Token(i),
+                            Interest::READABLE | Interest::WRITABLE,
+                        )
+                        .is_ok();
+                }
+            }
+            if c.phase == Phase::Ready {
+                pending -= 1;
+                settled += 1;
+            } else if failed {
+                *slot = None;
+                pending -= 1;
+                settled += 1;
+            }
+        }
+    }
+    out.secs = start.elapsed().as_secs_f64();
+    (out, Held { poll, clients })
+}
+
+/// Raises this process's soft RLIMIT_NOFILE to its hard limit (a storm or a
+/// soak holds tens of thousands of sockets) and returns the soft limit then.
+pub fn raise_nofile() -> u64 {
+    let mut r = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: a valid pointer to an rlimit for getrlimit/setrlimit to fill or read.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) != 0 {
+            return 1024;
+        }
+        if r.rlim_cur < r.rlim_max {
+            let want = libc::rlimit {
+                rlim_cur: r.rlim_max,
+                rlim_max: r.rlim_max,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &want) == 0 {
+                r.rlim_cur = r.rlim_max;
+            }
+        }
+    }
+    r.rlim_cur
+}
+
 /// One connection reading one (big) answer.
 pub fn big(t: &Target, sql: &str, timeout: f64) -> Outcome {
     let mut out = Outcome::default();
@@ -657,7 +982,7 @@ pub fn big(t: &Target, sql: &str, timeout: f64) -> Outcome {
     }
     out.rows = reader.rows;
     out.secs = t0.elapsed().as_secs_f64();
-    out.lat_us.push((out.secs * 1e6) as u32);
+    out.record((out.secs * 1e6) as u32);
     out
 }
 
