@@ -46,37 +46,77 @@ impl Tok<'_> {
 
 /// Splits a query at top-level `;` (outside quotes and comments). Empty
 /// statements (e.g. after a final `;`) are dropped; each statement is trimmed.
+/// [`Statements`] gives them one at a time.
 pub fn split_statements(sql: &str) -> Vec<&str> {
-    let b = sql.as_bytes();
-    let mut out = Vec::new();
-    let mut start = 0;
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'\'' | b'"' | b'`' => i = skip_quoted(b, i),
-            b'-' if b.get(i + 1) == Some(&b'-')
-                && b.get(i + 2).is_none_or(|c| c.is_ascii_whitespace()) =>
-            {
-                i = skip_line(b, i)
-            }
-            b'#' => i = skip_line(b, i),
-            b'/' if b.get(i + 1) == Some(&b'*') => i = skip_block(b, i),
-            b';' => {
-                push_trimmed(&mut out, &sql[start..i]);
-                i += 1;
-                start = i;
-            }
-            _ => i += 1,
-        }
-    }
-    push_trimmed(&mut out, &sql[start.min(sql.len())..]);
-    out
+    Statements::new(sql).collect()
 }
 
-fn push_trimmed<'a>(out: &mut Vec<&'a str>, s: &'a str) {
-    let t = s.trim();
-    if !t.is_empty() && !is_only_comments(t) {
-        out.push(t);
+/// The statements of a multi-statement query, one at a time, as
+/// [`split_statements`] cuts them: no list of them is built (a query of
+/// millions of `SELECT 1;` needs none), each byte is looked at once or twice
+/// (the split, then the check for a comment-only statement), and
+/// [`Statements::offset`] tells where to resume.
+#[derive(Debug, Clone)]
+pub struct Statements<'a> {
+    sql: &'a str,
+    pos: usize,
+}
+
+impl<'a> Statements<'a> {
+    /// The statements of `sql`.
+    pub fn new(sql: &'a str) -> Statements<'a> {
+        Statements { sql, pos: 0 }
+    }
+
+    /// The statements of `sql` from byte `offset` on (a value
+    /// [`Statements::offset`] returned).
+    pub fn resume(sql: &'a str, offset: usize) -> Statements<'a> {
+        Statements {
+            sql,
+            pos: offset.min(sql.len()),
+        }
+    }
+
+    /// Byte offset of the text not split yet: after the `;` that ended the
+    /// last statement returned.
+    pub fn offset(&self) -> usize {
+        self.pos
+    }
+}
+
+impl<'a> Iterator for Statements<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        let sql = self.sql;
+        let b = sql.as_bytes();
+        while self.pos < b.len() {
+            let start = self.pos;
+            let mut i = start;
+            let end = loop {
+                let Some(&c) = b.get(i) else {
+                    break b.len();
+                };
+                match c {
+                    b'\'' | b'"' | b'`' => i = skip_quoted(b, i),
+                    b'-' if b.get(i + 1) == Some(&b'-')
+                        && b.get(i + 2).is_none_or(|c| c.is_ascii_whitespace()) =>
+                    {
+                        i = skip_line(b, i)
+                    }
+                    b'#' => i = skip_line(b, i),
+                    b'/' if b.get(i + 1) == Some(&b'*') => i = skip_block(b, i),
+                    b';' => break i,
+                    _ => i += 1,
+                }
+            };
+            self.pos = end.saturating_add(1).min(b.len());
+            let t = sql[start..end].trim();
+            if !t.is_empty() && !is_only_comments(t) {
+                return Some(t);
+            }
+        }
+        None
     }
 }
 
@@ -534,6 +574,21 @@ mod tests {
             vec!["/* a; */ select `a;b`"]
         );
         assert!(split_statements(" ; ;").is_empty());
+    }
+
+    #[test]
+    fn statements_one_at_a_time_and_resumed() {
+        let sql = "SELECT 1; /* only a comment */; SELECT ';' ; ;SHOW DATABASES";
+        let mut it = Statements::new(sql);
+        assert_eq!(it.next(), Some("SELECT 1"));
+        let at = it.offset();
+        assert_eq!(&sql[..at], "SELECT 1;");
+        let rest: Vec<_> = Statements::resume(sql, at).collect();
+        assert_eq!(rest, vec!["SELECT ';'", "SHOW DATABASES"]);
+        assert_eq!(it.collect::<Vec<_>>(), rest);
+        assert_eq!(Statements::resume(sql, usize::MAX).next(), None);
+        let many = "SELECT 1;".repeat(100_000);
+        assert_eq!(Statements::new(&many).count(), 100_000);
     }
 
     #[test]
