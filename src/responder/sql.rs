@@ -391,22 +391,112 @@ fn unescape(s: &str, quote: u8) -> Cow<'_, str> {
 
 /// SQL LIKE matching (`%` any run, `_` one character, `\` escapes), ignoring
 /// ASCII case as MySQL's default collations do. Without recursion and in
-/// O(pattern × text) time at worst; see [`Like`] to match one pattern against
-/// many names.
+/// O(pattern × text) time at worst (the two-pointer matcher of
+/// [`Like::matches_raw`]); see [`Like`] to match one pattern against many
+/// names in one pass over each.
 pub fn like(pattern: &str, s: &str) -> bool {
     Like::matches_raw(pattern, literals(pattern), s)
 }
 
-/// A LIKE pattern prepared once for many names (the rows of SHOW VARIABLES):
-/// runs of `%` are collapsed to one, and the number of characters a match
-/// needs is counted, so a name too short is refused without a look at the
-/// pattern. A pattern that can match anything of length `t` then has at most
-/// `2t + 1` pieces, which bounds one name's work by O(t²) whatever the
-/// pattern's size (300,000 `%` are one).
+/// A LIKE pattern prepared once for many names (the rows of SHOW VARIABLES).
+///
+/// A pattern of at most [`Nfa::MAX_PIECES`] pieces besides `%` (any pattern
+/// that can match a name of up to 127 characters; session variable names have
+/// at most 64) becomes a bit-parallel automaton: one pass over a name, one
+/// step per character, whatever the pattern. A longer pattern keeps its
+/// pieces, with runs of `%` collapsed to one, for the two-pointer matcher,
+/// which refuses at once a name shorter than the pieces. Preparing is linear
+/// in the pattern (300,000 `%` are one state with a loop).
 #[derive(Debug, Clone)]
-pub struct Like {
-    pattern: String,
-    literals: usize,
+pub struct Like(Prepared);
+
+#[derive(Debug, Clone)]
+enum Prepared {
+    Nfa(Box<Nfa>),
+    Pieces { pattern: String, literals: usize },
+}
+
+/// The pattern as a nondeterministic automaton whose states are bits of a
+/// `u128` (shift-and, as in agrep): state `j` means "the first `j` pieces
+/// other than `%` matched"; a `%` is a loop on the state before it. One text
+/// character moves every live state at once:
+/// `live = ((live << 1) & accepts(c)) | (live & loops)`.
+#[derive(Debug, Clone)]
+struct Nfa {
+    /// States with a `%` loop.
+    loops: u128,
+    /// Bit `j + 1` for each `_` piece `j`.
+    one: u128,
+    /// For each ASCII character (lower-cased), bit `j + 1` for each piece `j`
+    /// that is that character in either case.
+    ascii: [u128; 128],
+    /// The pieces that are other characters (compared exactly: ignoring
+    /// ASCII case changes nothing for them), with their bits.
+    other: Vec<(char, u128)>,
+    /// The accepting state: all pieces matched.
+    last: u128,
+}
+
+impl Nfa {
+    /// Most pieces besides `%`: one state more must fit in 128 bits.
+    const MAX_PIECES: usize = 127;
+
+    /// The automaton of `pattern`, if it has at most [`Nfa::MAX_PIECES`]
+    /// pieces besides `%`.
+    fn new(pattern: &str) -> Option<Nfa> {
+        let mut nfa = Nfa {
+            loops: 0,
+            one: 0,
+            ascii: [0; 128],
+            other: Vec::new(),
+            last: 1,
+        };
+        let mut j = 0usize;
+        let mut i = 0;
+        while let Some((piece, next)) = piece_at(pattern, i) {
+            i = next;
+            let bit = match piece {
+                Piece::Any => {
+                    nfa.loops |= 1u128 << j; // invariant: j <= MAX_PIECES < 128
+                    continue;
+                }
+                _ if j == Nfa::MAX_PIECES => return None,
+                _ => 1u128 << (j + 1),
+            };
+            match piece {
+                Piece::One => nfa.one |= bit,
+                Piece::Char(c) if c.is_ascii() => {
+                    // invariant: an ASCII character's code is below 128
+                    nfa.ascii[usize::from(c.to_ascii_lowercase() as u8)] |= bit;
+                }
+                Piece::Char(c) => nfa.other.push((c, bit)),
+                Piece::Any => {}
+            }
+            j += 1;
+            nfa.last = bit;
+        }
+        Some(nfa)
+    }
+
+    fn matches(&self, s: &str) -> bool {
+        let mut live: u128 = 1;
+        for c in s.chars() {
+            let accepts = self.one
+                | if c.is_ascii() {
+                    self.ascii[usize::from(c.to_ascii_lowercase() as u8)]
+                } else {
+                    self.other
+                        .iter()
+                        .filter(|(p, _)| *p == c)
+                        .fold(0, |m, (_, bit)| m | bit)
+                };
+            live = ((live << 1) & accepts) | (live & self.loops);
+            if live == 0 {
+                return false;
+            }
+        }
+        live & self.last != 0
+    }
 }
 
 /// One piece of a pattern.
@@ -471,6 +561,9 @@ struct Resume {
 impl Like {
     /// Prepares `pattern`.
     pub fn new(pattern: &str) -> Like {
+        if let Some(nfa) = Nfa::new(pattern) {
+            return Like(Prepared::Nfa(Box::new(nfa)));
+        }
         let mut out = String::with_capacity(pattern.len());
         let mut literals = 0;
         let mut after_any = false;
@@ -484,15 +577,18 @@ impl Like {
             after_any = any;
             i = next;
         }
-        Like {
+        Like(Prepared::Pieces {
             pattern: out,
             literals,
-        }
+        })
     }
 
     /// True when `s` matches.
     pub fn matches(&self, s: &str) -> bool {
-        Like::matches_raw(&self.pattern, self.literals, s)
+        match &self.0 {
+            Prepared::Nfa(nfa) => nfa.matches(s),
+            Prepared::Pieces { pattern, literals } => Like::matches_raw(pattern, *literals, s),
+        }
     }
 
     /// The two-pointer matcher: pieces and characters advance together; on a
@@ -754,6 +850,25 @@ mod tests {
             let t: String = (0..rand(8)).map(|_| text_chars[rand(6)]).collect();
             assert_eq!(both(&p, &t), like_reference(&p, &t), "{p:?} on {t:?}");
         }
+    }
+
+    #[test]
+    fn prepared_patterns_either_side_of_the_automatons_size() {
+        for n in [126, 127, 128, 129] {
+            let text = "Ab".repeat(n);
+            let p = "a_".repeat(n / 2) + &"%b".repeat(n - n / 2);
+            assert!(both(&p, &text), "{n}");
+            assert!(!both(&(p.clone() + "_"), &text), "{n}");
+            assert!(both(&("%".to_string() + &p + "%"), &text), "{n}");
+        }
+        assert!(matches!(Like::new(&"x".repeat(127)).0, Prepared::Nfa(_)));
+        assert!(matches!(
+            Like::new(&"x".repeat(128)).0,
+            Prepared::Pieces { .. }
+        ));
+        // Non-ASCII pieces, exact; ASCII pieces in either case.
+        assert!(both("%É_é%", "xÉeé"));
+        assert!(!both("%É_é%", "xée É"));
     }
 
     #[test]
