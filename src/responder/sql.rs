@@ -375,6 +375,11 @@ fn unescape(s: &str, quote: u8) -> Cow<'_, str> {
                 Some('r') => out.push('\r'),
                 Some('0') => out.push('\0'),
                 Some('Z') => out.push('\x1a'),
+                // Kept as written, as MySQL keeps them, for LIKE to see.
+                Some(c @ ('%' | '_')) => {
+                    out.push('\\');
+                    out.push(c);
+                }
                 Some(other) => out.push(other),
                 None => {}
             }
@@ -720,6 +725,11 @@ mod tests {
             ]
         );
         assert!(tokenize("'unterminated").is_err());
+        // `\%` and `\_` stay escaped (MySQL's rule), so that LIKE sees them.
+        let t = tokenize(r"'a\_b\%' 'a\nb'").unwrap();
+        assert_eq!(t[0].kind, Tok::Str(r"a\_b\%".into()));
+        assert_eq!(t[1].kind, Tok::Str("a\nb".into()));
+        assert!(!like(r"a\_b", "axb"));
     }
 
     #[test]
