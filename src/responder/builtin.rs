@@ -25,6 +25,7 @@ use crate::protocol::command::Command;
 use crate::protocol::consts::{coltype, status};
 use crate::protocol::response::{ColumnDef, Encoder, ErrPacket, OkPacket};
 use crate::stats::Stats;
+use std::collections::HashSet;
 use std::sync::Arc;
 
 /// The seed's error for anything it does not know.
@@ -201,7 +202,10 @@ impl Builtin {
             let Some(t) = items.get(i) else {
                 return unknown(enc);
             };
-            let start = t.start;
+            if cols.len() == MAX_SELECT_ITEMS {
+                return ErrPacket::new(1117, "HY000", b"Too many columns").send(enc);
+            }
+            let (first, start) = (i, t.start);
             let (v, next) = match self.expr(s, items, i) {
                 Ok(Some(x)) => x,
                 Ok(None) => return unknown(enc),
@@ -209,9 +213,10 @@ impl Builtin {
             };
             let end = items[next - 1].end; // invariant: expr consumed at least one token
             i = next;
+            // The column is named as written, a lone string by its text;
             // optional alias: [AS] name
-            let mut name = match &items[start_index(items, start)].kind {
-                Tok::Str(text) if next == start_index(items, start) + 1 => text.to_string(),
+            let mut name = match &t.kind {
+                Tok::Str(text) if next == first + 1 => text.to_string(),
                 _ => sql[start..end].to_string(),
             };
             if items.get(i).is_some_and(|t| t.kind.is("AS")) {
@@ -227,8 +232,11 @@ impl Builtin {
             }
             let mut c = ColumnDef::new(name.as_bytes(), v.coltype());
             if let Value::Decimal(d) = &v {
-                c.decimals = d.split('.').nth(1).map_or(0, |f| f.len() as u8);
-                c.length = d.len() as u32;
+                // A literal of more digits than the column fields hold says
+                // MySQL's maxima (30 decimals, 65 digits and some).
+                let decimals = d.split('.').nth(1).map_or(0, str::len);
+                c.decimals = u8::try_from(decimals).unwrap_or(u8::MAX).min(30);
+                c.length = u32::try_from(d.len()).unwrap_or(u32::MAX);
             }
             if matches!(v, Value::UInt(_)) {
                 c.flags |= crate::protocol::consts::colflag::UNSIGNED;
@@ -353,16 +361,18 @@ impl Builtin {
                 Ok(())
             }
             [k, filter @ ..] if k.is("VARIABLES") => {
-                let Some(filter) = Filter::parse(filter) else {
-                    return unknown(enc);
+                let filter = match Filter::parse(filter) {
+                    Ok(f) => f,
+                    Err(e) => return e.send(enc),
                 };
                 let rows = vars::all(global, &self.facts, s);
                 name_value_table(enc, st, rows.iter().filter(|(k, _)| filter.accepts(k)));
                 Ok(())
             }
             [k, filter @ ..] if k.is("STATUS") => {
-                let Some(filter) = Filter::parse(filter) else {
-                    return unknown(enc);
+                let filter = match Filter::parse(filter) {
+                    Ok(f) => f,
+                    Err(e) => return e.send(enc),
                 };
                 let rows = self.status_rows();
                 name_value_table(enc, st, rows.iter().filter(|(k, _)| filter.accepts(k)));
@@ -451,12 +461,27 @@ impl Builtin {
         enc: &mut Encoder<'_>,
         more: bool,
     ) -> Answer {
+        if is_cut(toks) {
+            // Longer than any SET we could carry out: refused before any of
+            // it is applied.
+            return SqlError::too_long().send(enc);
+        }
+        if let Err(e) = self.assign(s, toks) {
+            return e.send(enc);
+        }
+        ok(enc, s, more)
+    }
+
+    /// Carries out a SET list in order; an error stops it there (earlier
+    /// assignments stay done, as with MySQL's SET of several variables when
+    /// one fails at run time).
+    fn assign(&mut self, s: &mut Session, toks: &[Token<'_>]) -> Result<(), SqlError> {
         for assignment in split_top_level(toks) {
             let k: Vec<&Tok<'_>> = assignment.iter().map(|t| &t.kind).collect();
             match k.as_slice() {
                 [n, cs, rest @ ..] if n.is("NAMES") => {
                     let Some(cs) = name_of(cs) else {
-                        return syntax_error(enc);
+                        return Err(SqlError::syntax());
                     };
                     let cs = if cs.eq_ignore_ascii_case("DEFAULT") {
                         "utf8mb4".to_string()
@@ -468,40 +493,41 @@ impl Builtin {
                         "character_set_connection",
                         "character_set_results",
                     ] {
-                        s.set_var(v, Value::str(cs.clone()));
+                        set_var(s, v, Value::str(cs.clone()))?;
                     }
                     let coll = match rest {
                         [c, name] if c.is("COLLATE") => name_of(name),
                         _ => None,
                     };
-                    s.set_var(
+                    set_var(
+                        s,
                         "collation_connection",
                         Value::str(coll.unwrap_or_else(|| default_collation(&cs))),
-                    );
+                    )?;
                 }
                 [c, sset, cs]
                     if (c.is("CHARACTER") && sset.is("SET"))
                         || (c.is("CHARSET") && *sset == *cs) =>
                 {
                     let Some(cs) = name_of(cs) else {
-                        return syntax_error(enc);
+                        return Err(SqlError::syntax());
                     };
-                    s.set_var("character_set_client", Value::str(cs.clone()));
-                    s.set_var("character_set_results", Value::str(cs));
+                    set_var(s, "character_set_client", Value::str(cs.clone()))?;
+                    set_var(s, "character_set_results", Value::str(cs))?;
                 }
                 [c, cs] if c.is("CHARSET") => {
                     let Some(cs) = name_of(cs) else {
-                        return syntax_error(enc);
+                        return Err(SqlError::syntax());
                     };
-                    s.set_var("character_set_client", Value::str(cs.clone()));
-                    s.set_var("character_set_results", Value::str(cs));
+                    set_var(s, "character_set_client", Value::str(cs.clone()))?;
+                    set_var(s, "character_set_results", Value::str(cs))?;
                 }
-                [t, ..] if t.is("TRANSACTION") => set_transaction(s, &k[1..]),
+                [t, ..] if t.is("TRANSACTION") => set_transaction(s, &k[1..])?,
                 [scope, t, ..]
                     if (scope.is("SESSION") || scope.is("GLOBAL") || scope.is("LOCAL"))
                         && t.is("TRANSACTION") =>
                 {
-                    set_transaction(s, &k[2..])
+                    set_transaction(s, &k[2..])?
                 }
                 _ => {
                     // [GLOBAL|SESSION|LOCAL|PERSIST] name = expr, @@[scope.]name = expr, @name = expr
@@ -516,16 +542,13 @@ impl Builtin {
                         Some(Tok::Ident(w)) => w.to_string(),
                         Some(Tok::SysVar(_, w)) => w.to_string(),
                         Some(Tok::UserVar(w)) => format!("@{w}"),
-                        _ => return syntax_error(enc),
+                        _ => return Err(SqlError::syntax()),
                     };
                     if k.get(j + 1) != Some(&&Tok::Punct(b'=')) {
-                        return syntax_error(enc);
+                        return Err(SqlError::syntax());
                     }
                     let rhs = &assignment[j + 2..];
-                    let value = match self.set_value(s, &name, rhs) {
-                        Ok(v) => v,
-                        Err(e) => return e.send(enc),
-                    };
+                    let value = self.set_value(s, &name, rhs)?;
                     if name.eq_ignore_ascii_case("autocommit") {
                         let on = match &value {
                             Some(Value::Int(i)) => *i != 0,
@@ -539,12 +562,12 @@ impl Builtin {
                         }
                         s.autocommit = on;
                     } else if let Some(v) = value {
-                        s.set_var(&name, v);
+                        set_var(s, &name, v)?;
                     }
                 }
             }
         }
-        ok(enc, s, more)
+        Ok(())
     }
 
     /// The value of the right-hand side of a SET; `Ok(None)` for an expression
@@ -585,13 +608,21 @@ pub fn is_session_setting(sql: &[u8]) -> bool {
     let Ok(text) = std::str::from_utf8(sql) else {
         return false;
     };
+    // Every query of a script's connection comes here: look at the first
+    // token before cutting the whole text into tokens.
+    if !sql::Lexer::new(text)
+        .next()
+        .is_some_and(|t| t.is_ok_and(|t| t.kind.is("SET")))
+    {
+        return false;
+    }
     let Ok(toks) = sql::tokenize(text) else {
         return false;
     };
-    let Some((first, rest)) = toks.split_first() else {
+    let Some((_, rest)) = toks.split_first() else {
         return false;
     };
-    if !first.kind.is("SET") || rest.is_empty() {
+    if rest.is_empty() || is_cut(rest) {
         return false;
     }
     split_top_level(rest)
@@ -621,8 +652,8 @@ fn split_top_level<'t, 'a>(toks: &'t [Token<'a>]) -> Vec<&'t [Token<'a>]> {
     let mut start = 0;
     for (i, t) in toks.iter().enumerate() {
         match t.kind {
-            Tok::Punct(b'(') => depth += 1,
-            Tok::Punct(b')') => depth -= 1,
+            Tok::Punct(b'(') => depth = depth.saturating_add(1),
+            Tok::Punct(b')') => depth = depth.saturating_sub(1),
             Tok::Punct(b',') if depth == 0 => {
                 out.push(&toks[start..i]);
                 start = i + 1;
@@ -634,7 +665,7 @@ fn split_top_level<'t, 'a>(toks: &'t [Token<'a>]) -> Vec<&'t [Token<'a>]> {
     out
 }
 
-fn set_transaction(s: &mut Session, k: &[&Tok<'_>]) {
+fn set_transaction(s: &mut Session, k: &[&Tok<'_>]) -> Result<(), SqlError> {
     if let [i, l, level @ ..] = k {
         if i.is("ISOLATION") && l.is("LEVEL") {
             let words: Vec<String> = level
@@ -648,12 +679,28 @@ fn set_transaction(s: &mut Session, k: &[&Tok<'_>]) {
                     }
                 })
                 .collect();
-            s.set_var("transaction_isolation", Value::str(words.join("-")));
+            set_var(s, "transaction_isolation", Value::str(words.join("-")))?;
         }
     }
     if k.windows(2).any(|w| w[0].is("READ") && w[1].is("ONLY")) {
-        s.set_var("transaction_read_only", Value::Int(1));
+        set_var(s, "transaction_read_only", Value::Int(1))?;
     }
+    Ok(())
+}
+
+/// Sets a session variable; a limit of [`Session::set_var`] is the SET's error.
+fn set_var(s: &mut Session, name: &str, value: Value) -> Result<(), SqlError> {
+    s.set_var(name, value).map_err(|e| SqlError {
+        code: e.code(),
+        state: e.sqlstate(),
+        message: e.message(name),
+    })
+}
+
+/// True when the tokens end in the uncut rest of a statement longer than
+/// [`sql::MAX_TOKENS`].
+fn is_cut(toks: &[Token<'_>]) -> bool {
+    toks.last().is_some_and(|t| matches!(t.kind, Tok::Rest(_)))
 }
 
 fn default_collation(cs: &str) -> String {
@@ -759,6 +806,18 @@ impl SqlError {
         }
     }
 
+    /// A statement cut at [`sql::MAX_TOKENS`] where all of it matters.
+    fn too_long() -> SqlError {
+        SqlError {
+            code: 1105,
+            state: "HY000",
+            message: format!(
+                "Statement too long for the built-in answers (more than {} tokens)",
+                sql::MAX_TOKENS
+            ),
+        }
+    }
+
     fn send(&self, enc: &mut Encoder<'_>) -> Answer {
         ErrPacket::new(self.code, self.state, self.message.as_bytes()).send(enc)
     }
@@ -834,10 +893,6 @@ fn bare_alias_of(t: &Tok<'_>) -> Option<String> {
     }
 }
 
-fn start_index(items: &[Token<'_>], start: usize) -> usize {
-    items.iter().position(|t| t.start == start).unwrap_or(0)
-}
-
 /// `LIMIT n`, `LIMIT m, n`, `LIMIT n OFFSET m` (or nothing): `Some(limit)` with
 /// the effective row limit for a one-row answer, `None` when it is not a limit.
 fn parse_limit(t: &[Token<'_>]) -> Option<Option<u64>> {
@@ -859,47 +914,83 @@ fn parse_limit(t: &[Token<'_>]) -> Option<Option<u64>> {
     }
 }
 
-/// SHOW ... LIKE 'p' / WHERE Variable_name = 'x' [OR ...] / nothing.
+/// Most `LIKE` alternatives a SHOW … WHERE may have. Each is matched against
+/// every row (up to about 4,200 with a session's [`MAX_VARS`] variables), so
+/// their number multiplies the work; clients send one or two (GUI tools a
+/// handful). `=` alternatives cost one lookup per row and have no limit of
+/// their own (the statement's token limit bounds them).
+///
+/// [`MAX_VARS`]: super::session::MAX_VARS
+pub const MAX_WHERE_LIKES: usize = 16;
+
+/// Most items of a SELECT: MySQL's limit on a table's or a result's columns.
+pub const MAX_SELECT_ITEMS: usize = 4096;
+
+/// SHOW ... LIKE 'p' / WHERE Variable_name = 'x' [OR ...] / nothing. Patterns
+/// are prepared once for all rows.
 enum Filter {
     All,
-    Like(String),
-    /// (is_like, pattern) alternatives from a WHERE clause.
-    Any(Vec<(bool, String)>),
+    Like(sql::Like),
+    /// The alternatives of a WHERE clause: names compared with `=` (lower-cased)
+    /// and LIKE patterns.
+    Any {
+        names: HashSet<String>,
+        likes: Vec<sql::Like>,
+    },
 }
 
 impl Filter {
-    fn parse(t: &[&Tok<'_>]) -> Option<Filter> {
+    fn parse(t: &[&Tok<'_>]) -> Result<Filter, SqlError> {
+        if t.last().is_some_and(|k| matches!(k, Tok::Rest(_))) {
+            return Err(SqlError::too_long());
+        }
         match t {
-            [] => Some(Filter::All),
-            [l, Tok::Str(p)] if l.is("LIKE") => Some(Filter::Like(p.to_string())),
+            [] => Ok(Filter::All),
+            [l, Tok::Str(p)] if l.is("LIKE") => Ok(Filter::Like(sql::Like::new(p))),
             [w, rest @ ..] if w.is("WHERE") => {
-                let mut alts = Vec::new();
+                let mut names = HashSet::new();
+                let mut likes = Vec::new();
                 let mut like = false;
                 for k in rest {
                     match k {
                         Tok::Word(w) if w.eq_ignore_ascii_case("LIKE") => like = true,
                         Tok::Punct(b'=') => like = false,
-                        Tok::Str(p) => alts.push((like, p.to_string())),
+                        Tok::Str(p) if like => {
+                            if likes.len() == MAX_WHERE_LIKES {
+                                return Err(SqlError {
+                                    code: 1105,
+                                    state: "HY000",
+                                    message: format!(
+                                        "SHOW ... WHERE takes at most {MAX_WHERE_LIKES} LIKE alternatives"
+                                    ),
+                                });
+                            }
+                            likes.push(sql::Like::new(p));
+                        }
+                        Tok::Str(p) => {
+                            names.insert(p.to_ascii_lowercase());
+                        }
                         _ => {}
                     }
                 }
-                Some(Filter::Any(alts))
+                Ok(Filter::Any { names, likes })
             }
-            _ => None,
+            _ => Err(SqlError::syntax()),
         }
     }
 
     fn accepts(&self, name: &str) -> bool {
         match self {
             Filter::All => true,
-            Filter::Like(p) => sql::like(p, name),
-            Filter::Any(alts) => alts.iter().any(|(like, p)| {
-                if *like {
-                    sql::like(p, name)
+            Filter::Like(p) => p.matches(name),
+            Filter::Any { names, likes } => {
+                let listed = if name.bytes().any(|b| b.is_ascii_uppercase()) {
+                    names.contains(&name.to_ascii_lowercase())
                 } else {
-                    p.eq_ignore_ascii_case(name)
-                }
-            }),
+                    names.contains(name)
+                };
+                listed || likes.iter().any(|p| p.matches(name))
+            }
         }
     }
 }

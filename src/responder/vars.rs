@@ -200,9 +200,11 @@ pub fn all(global: bool, facts: &ServerFacts, s: &Session) -> Vec<(String, Strin
         .collect();
     if !global {
         if let Some(vars) = &s.vars {
+            // Variables a SET created beside the table's (not user variables);
+            // the session's table holds each name once.
             for (k, v) in vars.iter() {
                 if !k.starts_with('@') && find(k).is_none() {
-                    rows.push((k.clone(), v.to_text()));
+                    rows.push((k.to_string(), v.to_text()));
                 }
             }
             rows.sort_by(|a, b| a.0.cmp(&b.0));
@@ -248,7 +250,7 @@ mod tests {
             Some(Value::str("REPEATABLE-READ"))
         );
         assert_eq!(get("nope", false, &f, &s), None);
-        s.set_var("sql_mode", Value::str(""));
+        s.set_var("sql_mode", Value::str("")).unwrap();
         assert_eq!(get("sql_mode", false, &f, &s), Some(Value::str("")));
         assert_eq!(get("sql_mode", true, &f, &s), Some(Value::str(SQL_MODE)));
         s.autocommit = false;
