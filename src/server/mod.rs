@@ -5,6 +5,7 @@
 pub mod buffer;
 pub mod connection;
 pub mod event_loop;
+pub mod listener;
 pub mod nonce;
 pub mod stream;
 
