@@ -1,9 +1,23 @@
 //! Server configuration and its command line.
 
 use crate::protocol::consts::plugin;
+use crate::server::listener::{DEFAULT_BACK_LOG, MAX_BACK_LOG};
 use getopts::Options;
+use std::net::{IpAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::time::Duration;
+
+/// Longest any seconds option may be: a year, MySQL's own maximum for
+/// `wait_timeout`. Longer means "never" in practice, and the bound keeps
+/// `Duration::from_secs_f64` (which panics on overflow) and every deadline
+/// computed from it (`Instant + Duration`) far from overflowing.
+pub const MAX_SECS: f64 = 31_536_000.0;
+
+/// Largest `--max-packet`: MySQL's own maximum for `max_allowed_packet` (1 GiB).
+pub const MAX_PACKET: u64 = 1 << 30;
+
+/// Smallest `--max-packet`: MySQL's own minimum for `max_allowed_packet`.
+pub const MIN_PACKET: u64 = 1024;
 
 /// A login the server checks (`--user NAME:PASSWORD`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,7 +31,8 @@ pub struct User {
 /// Everything the server needs to run.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// Address to listen on (`--bind`).
+    /// Address to listen on (`--bind`): from the command line always an IP
+    /// address (a host name is resolved by [`Config::from_args`]).
     pub bind: String,
     /// TCP port (`--port`); 0 picks a free one.
     pub port: u16,
@@ -25,6 +40,9 @@ pub struct Config {
     pub socket: Option<PathBuf>,
     /// Most connections open at once (`--max-connections`).
     pub max_connections: usize,
+    /// Listen backlog of the TCP and Unix listeners (`--back-log`, MySQL's
+    /// `back_log`); the kernel caps it at `net.core.somaxconn`.
+    pub back_log: u32,
     /// A client that has not logged in within this is closed (`--handshake-timeout`).
     pub handshake_timeout: Duration,
     /// A logged-in client silent for this long is closed (`--idle-timeout`).
@@ -60,6 +78,7 @@ impl Default for Config {
             port: 4040,
             socket: None,
             max_connections: 100_000,
+            back_log: DEFAULT_BACK_LOG,
             handshake_timeout: Duration::from_secs(10),
             idle_timeout: None,
             max_packet: 64 << 20,
@@ -131,6 +150,12 @@ fn options() -> Options {
     );
     o.optopt(
         "",
+        "back-log",
+        "listen backlog, MySQL's back_log (default 65535; the kernel caps it at net.core.somaxconn)",
+        "N",
+    );
+    o.optopt(
+        "",
         "max-packet",
         "largest client packet in bytes (default 67108864)",
         "BYTES",
@@ -194,25 +219,59 @@ pub fn usage() -> String {
     )
 }
 
-fn num<T: std::str::FromStr>(m: &getopts::Matches, name: &str) -> Result<Option<T>, String> {
-    match m.opt_str(name) {
-        None => Ok(None),
-        Some(v) => v
-            .parse()
-            .map(Some)
-            .map_err(|_| format!("--{name}: '{v}' is not a valid number")),
-    }
+/// A whole-number option in `lo..=hi`, converted to the field's type.
+fn num<T: TryFrom<u64>>(
+    m: &getopts::Matches,
+    name: &str,
+    lo: u64,
+    hi: u64,
+) -> Result<Option<T>, String> {
+    let Some(v) = m.opt_str(name) else {
+        return Ok(None);
+    };
+    v.trim()
+        .parse::<u64>()
+        .ok()
+        .filter(|n| (lo..=hi).contains(n))
+        .and_then(|n| T::try_from(n).ok())
+        .map(Some)
+        .ok_or_else(|| format!("--{name}: '{v}' is not a whole number from {lo} to {hi}"))
 }
 
+/// A seconds option: a finite number from 0 to [`MAX_SECS`].
 fn secs(m: &getopts::Matches, name: &str) -> Result<Option<Duration>, String> {
-    match m.opt_str(name) {
-        None => Ok(None),
-        Some(v) => v
-            .parse::<f64>()
-            .ok()
-            .filter(|s| s.is_finite() && *s >= 0.0)
-            .map(|s| Some(Duration::from_secs_f64(s)))
-            .ok_or_else(|| format!("--{name}: '{v}' is not a number of seconds")),
+    let Some(v) = m.opt_str(name) else {
+        return Ok(None);
+    };
+    let s = v
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .ok_or_else(|| format!("--{name}: '{v}' is not a number of seconds"))?;
+    if s > MAX_SECS {
+        return Err(format!(
+            "--{name}: '{v}' is more than {MAX_SECS} seconds (a year, MySQL's longest wait_timeout)"
+        ));
+    }
+    // invariant: 0 <= s <= MAX_SECS, far inside Duration's range
+    Ok(Some(Duration::from_secs_f64(s)))
+}
+
+/// `--bind`: an IP address, or a host name resolved here (its first address),
+/// so that a bad one is a usage error rather than a failure inside the loop.
+fn bind_addr(v: &str) -> Result<String, String> {
+    if let Ok(ip) = v.parse::<IpAddr>() {
+        return Ok(ip.to_string());
+    }
+    match (v, 0).to_socket_addrs() {
+        Ok(mut addrs) => addrs
+            .next()
+            .map(|a| a.ip().to_string())
+            .ok_or_else(|| format!("--bind '{v}': not an IP address, and the name has no address")),
+        Err(e) => Err(format!(
+            "--bind '{v}': not an IP address, and the name does not resolve ({e})"
+        )),
     }
 }
 
@@ -235,10 +294,15 @@ impl Config {
         }
         let mut c = Config::default();
         if let Some(b) = m.opt_str("bind") {
-            c.bind = b;
+            c.bind = bind_addr(&b).map_err(bad)?;
         }
-        c.port = num(&m, "port").map_err(bad)?.unwrap_or(c.port);
+        c.port = num(&m, "port", 0, u16::MAX.into())
+            .map_err(bad)?
+            .unwrap_or(c.port);
         c.socket = m.opt_str("socket").map(PathBuf::from);
+        if c.socket.as_ref().is_some_and(|p| p.as_os_str().is_empty()) {
+            return Err(bad("--socket: the path is empty".to_string()));
+        }
         for u in m.opt_strs("user") {
             let (name, password) = u
                 .split_once(':')
@@ -259,13 +323,17 @@ impl Config {
                 }
             };
         }
-        c.max_connections = num(&m, "max-connections")
+        // No upper bound of our own: the slab grows as clients come, and the
+        // descriptor limit is checked (with a warning) at start.
+        c.max_connections = num(&m, "max-connections", 1, u64::MAX)
             .map_err(bad)?
             .unwrap_or(c.max_connections);
-        c.max_packet = num(&m, "max-packet").map_err(bad)?.unwrap_or(c.max_packet);
-        if c.max_packet < 1024 {
-            return Err(bad("--max-packet must be at least 1024".to_string()));
-        }
+        c.back_log = num(&m, "back-log", 1, MAX_BACK_LOG.into())
+            .map_err(bad)?
+            .unwrap_or(c.back_log);
+        c.max_packet = num(&m, "max-packet", MIN_PACKET, MAX_PACKET)
+            .map_err(bad)?
+            .unwrap_or(c.max_packet);
         c.handshake_timeout = secs(&m, "handshake-timeout")
             .map_err(bad)?
             .unwrap_or(c.handshake_timeout);
@@ -333,5 +401,65 @@ mod tests {
         assert!(parse(&["--auth-plugin", "dialog"]).is_err());
         assert!(parse(&["stray"]).is_err());
         assert!(matches!(parse(&["--help"]), Ok(Command::Help(_))));
+    }
+
+    fn message(a: &[&str]) -> String {
+        match parse(a) {
+            Err(u) => u.message,
+            Ok(_) => panic!("{a:?} was accepted"),
+        }
+    }
+
+    /// Issue 8, item 7: every option error is a usage error naming the option.
+    #[test]
+    fn i8_option_errors_name_the_option() {
+        for (args, name) in [
+            (&["--idle-timeout", "1e30"][..], "--idle-timeout"),
+            (&["--handshake-timeout", "1e300"], "--handshake-timeout"),
+            (&["--lua-timeout", "31536001"], "--lua-timeout"),
+            (&["--stats-interval", "inf"], "--stats-interval"),
+            (&["--idle-timeout", "-1"], "--idle-timeout"),
+            (&["--idle-timeout", "NaN"], "--idle-timeout"),
+            (&["--bind", "999.1.1.1"], "--bind"),
+            (&["--bind", "no.such.host.invalid"], "--bind"),
+            (&["--max-connections", "0"], "--max-connections"),
+            (&["--port", "70000"], "--port"),
+            (&["--port", "-1"], "--port"),
+            (&["--back-log", "lots"], "--back-log"),
+            (&["--back-log", "0"], "--back-log"),
+            (&["--back-log", "65536"], "--back-log"),
+            (&["--max-packet", "1000"], "--max-packet"),
+            (&["--max-packet", "99999999999999999999"], "--max-packet"),
+            (&["--socket", ""], "--socket"),
+        ] {
+            let m = message(args);
+            assert!(m.starts_with(name), "{args:?}: {m}");
+        }
+    }
+
+    #[test]
+    fn limits_at_their_maximum_are_accepted() {
+        let Ok(Command::Run(c)) = parse(&[
+            "--idle-timeout",
+            "31536000",
+            "--back-log",
+            "65535",
+            "--port",
+            "65535",
+            "--bind",
+            "::1",
+        ]) else {
+            panic!()
+        };
+        assert_eq!(c.idle_timeout, Some(Duration::from_secs(31_536_000)));
+        assert_eq!((c.back_log, c.port, c.bind.as_str()), (65535, 65535, "::1"));
+        let Ok(Command::Run(c)) = parse(&["--bind", "localhost"]) else {
+            panic!()
+        };
+        assert!(c.bind.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback()));
+        let Ok(Command::Run(c)) = parse(&[]) else {
+            panic!()
+        };
+        assert_eq!(c.back_log, DEFAULT_BACK_LOG);
     }
 }

@@ -39,6 +39,7 @@ pub mod server;
 pub mod stats;
 
 pub use config::Config;
+pub use server::listener::raise_fd_limit;
 pub use server::Control;
 pub use stats::Stats;
 
@@ -93,7 +94,14 @@ pub fn make_responder(config: &Config, stats: &Arc<Stats>) -> io::Result<Box<dyn
 
 /// Binds and runs a server on the current thread until `Control::shutdown`.
 /// `ready` is called once listening, with the bound address and a control handle.
+///
+/// First raises the process's soft descriptor limit to the hard one
+/// ([`raise_fd_limit`]): a server is its descriptors. [`start`] leaves the
+/// limit to its embedder.
 pub fn run(config: Config, ready: impl FnOnce(SocketAddr, Control)) -> io::Result<()> {
+    if let Err(e) = raise_fd_limit() {
+        log::warn!("cannot read the descriptor limit: {e}");
+    }
     let stats = Arc::new(Stats::default());
     let responder = make_responder(&config, &stats)?;
     let lp = server::EventLoop::bind(config, responder, stats)?;

@@ -10,6 +10,7 @@
 
 use super::buffer::{Buf, READ_CHUNK, SCRATCH_KEEP};
 use super::connection::{self, Connection, Ctx, Phase};
+use super::listener::{self, Refusal, Spare};
 use super::nonce::NonceSource;
 use super::stream::{Listener, Stream};
 use crate::config::Config;
@@ -120,6 +121,14 @@ pub struct EventLoop {
     scratch_out: Vec<u8>,
     scratch_payload: Vec<u8>,
     shutting_down: Option<Instant>,
+    /// The descriptor given up to refuse a client when descriptors run out.
+    spare: Spare,
+    /// Accepting stopped for want of descriptors with clients possibly still in
+    /// the backlog; edge-triggered readiness will not report the listener again,
+    /// so it is retried when a connection closes and on the one-second tick.
+    accept_starved: bool,
+    /// A close asked (through the waker) for the starved accept to be retried.
+    resume_requested: bool,
 }
 
 impl EventLoop {
@@ -141,32 +150,21 @@ impl EventLoop {
                     .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no address"))
             })
             .map_err(|e| io::Error::new(e.kind(), format!("--bind {}: {e}", config.bind)))?;
-        let mut tcp = mio::net::TcpListener::bind(addr)
+        let mut tcp = listener::bind_tcp(addr, config.back_log)
             .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))?;
         let local_addr = tcp.local_addr()?;
         poll.registry()
             .register(&mut tcp, TCP_LISTENER, Interest::READABLE)?;
         let mut unix = None;
         if let Some(path) = &config.socket {
-            if path.exists() {
-                // A stale socket file from an earlier run would make bind fail.
-                std::fs::remove_file(path)?;
-            }
-            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                // e.g. /run/mysqld, where clients look by default, may not exist yet
-                std::fs::create_dir_all(dir)?;
-            }
-            let mut l = mio::net::UnixListener::bind(path).map_err(|e| {
-                io::Error::new(
-                    e.kind(),
-                    format!("cannot listen on {}: {e}", path.display()),
-                )
-            })?;
+            // Replaces only a stale socket of an earlier run; refuses anything else.
+            let mut l = listener::bind_unix(path, config.back_log)?;
             poll.registry()
                 .register(&mut l, UNIX_LISTENER, Interest::READABLE)?;
             unix = Some(Listener::Unix(l));
         }
         let waker = Waker::new(poll.registry(), WAKER)?;
+        listener::check_fd_budget(config.max_connections);
         let control = Control {
             inner: Arc::new(ControlInner {
                 waker,
@@ -200,6 +198,9 @@ impl EventLoop {
             scratch_out: Vec::with_capacity(READ_CHUNK),
             scratch_payload: Vec::new(),
             shutting_down: None,
+            spare: Spare::open(),
+            accept_starved: false,
+            resume_requested: false,
         })
     }
 
@@ -261,6 +262,7 @@ impl EventLoop {
                 last_tick = Instant::now();
                 let responder = &mut self.responder;
                 let _ = connection::guarded(0, || responder.tick());
+                self.resume_accept();
             }
             if let Some(every) = self.config.stats_interval {
                 if last_stats.0.elapsed() >= every {
@@ -293,6 +295,7 @@ impl EventLoop {
     }
 
     fn on_wake(&mut self) {
+        self.resume_accept();
         if self.control.inner.reload.swap(false, Ordering::SeqCst) {
             info!("reload requested");
             let responder = &mut self.responder;
@@ -338,18 +341,30 @@ impl EventLoop {
                 Ok(x) => x,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    // EMFILE and friends: the pending client stays in the backlog
-                    // until a descriptor frees up. Never fatal.
-                    warn!("accept failed: {e}");
-                    return;
+                // That client reset before we took it: the next may be there.
+                Err(e) if listener::is_per_connection(&e) => continue,
+                Err(e) if listener::is_fd_exhaustion(&e) => {
+                    // Out of descriptors: the pending client would hang in the
+                    // backlog. Refuse it with ERR 1040 through the spare and
+                    // go on with the next (each refusal takes one from the
+                    // backlog, so this ends).
+                    match listener::refuse_one(l, &mut self.spare) {
+                        Refusal::Refused => {
+                            self.stats.accepted.add(1);
+                            self.stats.refused.add(1);
+                            debug!("refused a client: out of descriptors ({e})");
+                            continue;
+                        }
+                        Refusal::NonePending => return,
+                        Refusal::Starved => return self.starve(&e),
+                    }
                 }
+                // ENOBUFS, ENOMEM and the like: retried later. Never fatal.
+                Err(e) => return self.starve(&e),
             };
             self.stats.accepted.add(1);
             if self.conns.len() >= self.config.max_connections {
-                let mut out = Vec::with_capacity(32);
-                connection::too_many_connections(&mut out);
-                let _ = stream.write(&out);
+                listener::refuse(&mut stream);
                 self.stats.refused.add(1);
                 debug!("refused {peer}: too many connections");
                 continue;
@@ -687,6 +702,33 @@ impl EventLoop {
         let _ = connection::guarded(slot.id, || responder.disconnect(&slot.conn.session));
         self.stats.open.sub(1);
         debug!("conn {}: closed ({why})", slot.id);
+        if self.accept_starved && !self.resume_requested {
+            // A descriptor is free now: accept again, but from the top of the
+            // loop (through the waker), not from inside whatever closed this.
+            self.resume_requested = true;
+            let _ = self.control.inner.waker.wake();
+        }
+    }
+
+    /// Accepting stopped with clients possibly pending: say so once, retry later.
+    fn starve(&mut self, e: &io::Error) {
+        if !self.accept_starved {
+            warn!("accept failed: {e}; retrying when a connection closes (and every second)");
+        }
+        self.accept_starved = true;
+    }
+
+    /// Retries a starved accept (see `accept_starved`): takes the spare back
+    /// if it was lost, then accepts (or refuses) what the backlogs hold.
+    fn resume_accept(&mut self) {
+        self.resume_requested = false;
+        if !self.accept_starved {
+            return;
+        }
+        self.accept_starved = false;
+        self.spare.restore();
+        self.accept(true);
+        self.accept(false);
     }
 
     fn close_all(&mut self) {

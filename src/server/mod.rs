@@ -6,6 +6,7 @@ pub mod buffer;
 pub mod connection;
 pub mod encode;
 pub mod event_loop;
+pub mod listener;
 pub mod nonce;
 pub mod stream;
 
