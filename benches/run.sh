@@ -5,6 +5,8 @@
 # reported as a table and as JSON (bench-results/latest.json).
 #   BENCH_QUICK=1   one short rep (a smoke run)
 #   BENCH_REPS=N    reps (default 3)   BENCH_SECS=S  seconds per measurement (default 3)
+#   BENCH_BEFORE_BIN=PATH  also run this (older) understudy binary on the hot-path
+#                   rows in the same reps: before/after ratios for a change
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$HERE"
@@ -80,6 +82,16 @@ USPORT=$(free_port)
 taskset -c 0 "$US" --port "$USPORT" --stats-interval 1 >"$TMP/uss.log" 2>&1 &
 USPID=$!; PIDS+=("$USPID")
 wait_port "$UPORT"; wait_port "$ULPORT"; wait_port "$USPORT"; wait_port "$FPORT"
+# The binary before a change, on the same core, for before/after rows.
+BPORT=""
+if [ -n "${BENCH_BEFORE_BIN:-}" ]; then
+  BPORT=$(free_port); BLPORT=$(free_port)
+  taskset -c 0 "$BENCH_BEFORE_BIN" --port "$BPORT" >"$TMP/before.log" 2>&1 &
+  BPID=$!; PIDS+=("$BPID")
+  taskset -c 0 "$BENCH_BEFORE_BIN" --port "$BLPORT" --lua-script benches/big.lua >"$TMP/beforel.log" 2>&1 &
+  BLPID=$!; PIDS+=("$BLPID")
+  wait_port "$BPORT"; wait_port "$BLPORT"
+fi
 
 lg() { taskset -c 1 "$LG" "$@" >>"$RAW" || echo "{\"workload\":\"failed\",\"label\":\"$*\"}" >>"$RAW"; }
 
@@ -87,6 +99,7 @@ lg() { taskset -c 1 "$LG" "$@" >>"$RAW" || echo "{\"workload\":\"failed\",\"labe
 # on first use; MariaDB reads its table into the buffer pool.
 lg big --port "$ULPORT" --sql "SELECT * FROM big" --label warmup
 lg big --port "$MPORT" --sql "SELECT * FROM test.big" --label warmup
+[ -n "$BPORT" ] && lg big --port "$BLPORT" --sql "SELECT * FROM big" --label warmup
 
 for rep in $(seq 1 "$REPS"); do
   echo "== rep $rep/$REPS"
@@ -112,6 +125,12 @@ for rep in $(seq 1 "$REPS"); do
       fi
     fi
   done
+  if [ -n "$BPORT" ]; then
+    for c in 50 500; do lg handshake --port "$BPORT" --server-pid "$BPID" --conns "$c" --secs "$SECS" --label "before|rep$rep|handshake_c$c"; done
+    lg query --port "$BPORT" --server-pid "$BPID" --conns 50 --secs "$SECS" --sql "SELECT 1" --label "before|rep$rep|select1_c50"
+    lg query --port "$BPORT" --server-pid "$BPID" --conns 50 --secs "$SECS" --sql "SHOW DATABASES" --label "before|rep$rep|rows70_c50"
+    lg big --port "$BLPORT" --server-pid "$BLPID" --sql "SELECT * FROM big" --label "before|rep$rep|big_1m"
+  fi
   lg handshake --port "$FPORT" --server-pid "$FPID" --conns 50 --secs "$SECS" --label "floor|rep$rep|handshake_c50"
   lg query --port "$FPORT" --server-pid "$FPID" --conns 50 --secs "$SECS" --sql "SELECT 1" --label "floor|rep$rep|select1_c50"
   lg query --port "$FPORT" --server-pid "$FPID" --conns 50 --secs "$SECS" --sql "SHOW DATABASES" --label "floor|rep$rep|rows70_c50"
@@ -245,6 +264,19 @@ for key in ["handshake_c50", "select1_c50", "rows70_c50"]:
     note = f"understudy vs the floor server (MariaDB column = floor; ratio = server CPU/op, {cu or 0:.1f} vs {cf or 0:.1f} us)"
     result[name] = {"understudy": uv, "floor": fv, "cpu_ratio": ratio, "unit": "ops/s", "note": note}
     table.append((name, uv, fv, ratio, "ops/s", f"CPU <= 1.1x floor {ok}", note))
+# after a change against before it (BENCH_BEFORE_BIN), rep by rep
+for key in ["handshake_c50", "handshake_c500", "select1_c50", "rows70_c50", "big_1m"]:
+    d = data.get(key, {})
+    bf, u = d.get("before", {}), d.get("understudy", {})
+    if not bf:
+        continue
+    bv = med([metric(key, r) for r in bf.values()])
+    uv = med([metric(key, r) for r in u.values()])
+    ratio = med([metric(key, u[rep]) / metric(key, bf[rep]) for rep in u if rep in bf and metric(key, bf[rep])])
+    name = "after_" + key
+    note = f"this build vs BENCH_BEFORE_BIN (MariaDB column = before); server CPU/op {cpu(u) or 0:.1f} vs {cpu(bf) or 0:.1f} us"
+    result[name] = {"after": uv, "before": bv, "ratio": ratio, "unit": units.get(key, "ops/s"), "note": note}
+    table.append((name, uv, bv, ratio, units.get(key, "ops/s"), "not below (noise ~5%)", note))
 fmt = lambda v: "-" if v is None else (f"{v:,.0f}" if v >= 100 else f"{v:.2f}")
 print(f"\n{'workload':<16}{'understudy':>14}{'MariaDB':>14}{'ratio':>8}  {'unit':<8}{'target':<22}note")
 for k, uv, mv, ratio, unit, tgt, extra in table:
