@@ -83,32 +83,9 @@ impl Binary {
     }
 }
 
-/// A raw client logged in at `port` (mysql_native_password, any password).
+/// A raw client logged in at `port`.
 fn login_port(port: u16) -> std::net::TcpStream {
-    {
-        use understudy::protocol::auth;
-        use understudy::protocol::handshake::{HandshakeResponse41, HandshakeV10};
-        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-        let (_, greeting) = common::read_packet(&mut s).expect("greeting");
-        let g = HandshakeV10::decode(&greeting).unwrap();
-        let resp = HandshakeResponse41 {
-            capabilities: common::CLIENT_CAPS,
-            max_packet: 1 << 30,
-            charset: 45,
-            username: b"u".to_vec(),
-            auth_response: auth::native_scramble(b"p", &g.nonce),
-            database: None,
-            auth_plugin: Some(b"mysql_native_password".to_vec()),
-            attributes: vec![],
-        };
-        let mut p = Vec::new();
-        resp.encode(&mut p);
-        common::write_packet(&mut s, 1, &p);
-        let (_, ok) = common::read_packet(&mut s).expect("auth answer");
-        assert_eq!(ok[0], 0);
-        s
-    }
+    common::login_at(port, "u", "p")
 }
 
 impl Drop for Binary {

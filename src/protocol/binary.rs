@@ -21,6 +21,14 @@ pub struct ParamType {
 }
 
 impl ParamType {
+    /// A signed (or not unsigned: text, dates) type.
+    pub const fn of(coltype: u8) -> ParamType {
+        ParamType {
+            coltype,
+            unsigned: false,
+        }
+    }
+
     fn decode(v: u16) -> ParamType {
         ParamType {
             coltype: (v & 0xff) as u8,
@@ -708,12 +716,10 @@ fn num<T: std::str::FromStr>(s: &str, max_digits: usize) -> Option<T> {
 mod tests {
     use super::*;
     use crate::protocol::test_hex as hex;
+    use ParamType as P;
 
     fn t(c: u8) -> ParamType {
-        ParamType {
-            coltype: c,
-            unsigned: false,
-        }
+        P::of(c)
     }
 
     /// COM_STMT_PREPARE_OK for a statement with 1 column and 2 parameters

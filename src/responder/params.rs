@@ -143,11 +143,8 @@ mod tests {
     use super::*;
     use crate::protocol::binary::{DateTime, Time};
 
-    fn t(c: u8) -> ParamType {
-        ParamType {
-            coltype: c,
-            unsigned: false,
-        }
+    const fn t(c: u8) -> ParamType {
+        ParamType::of(c)
     }
 
     #[test]

@@ -92,7 +92,19 @@ pub const CLIENT_CAPS: u32 = cap::LONG_PASSWORD
 /// Reads the greeting and logs in with mysql_native_password; returns the
 /// socket after the OK.
 pub fn login(server: &ServerHandle, user: &str, pass: &str) -> TcpStream {
-    let mut s = raw(server);
+    login_at(server.addr().port(), user, pass)
+}
+
+/// [`login`] to a server at 127.0.0.1:`port` (one not started by [`start`]).
+pub fn login_at(port: u16, user: &str, pass: &str) -> TcpStream {
+    let s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    s.set_write_timeout(Some(Duration::from_secs(20))).unwrap();
+    s.set_nodelay(true).unwrap();
+    login_on(s, user, pass)
+}
+
+fn login_on(mut s: TcpStream, user: &str, pass: &str) -> TcpStream {
     let (_, greeting) = read_packet(&mut s).expect("greeting");
     let g = HandshakeV10::decode(&greeting).expect("valid greeting");
     let resp = HandshakeResponse41 {
