@@ -1,12 +1,19 @@
 //! The Lua side: `mysql.tokenizer` (the tokenizer itself, in Rust) and
 //! `proxy.tokenizer` (the helpers, a Lua module of ours embedded in the binary).
 
-use super::tokenize;
+use super::tokenize_at_most;
 use mlua::{Lua, Table, Value};
 
 /// `proxy.tokenizer`'s source: plain Lua, since its helpers take any list of
 /// tokens (a script may hand them tables it built, or a list of strings).
 const PROXY_TOKENIZER: &str = include_str!("proxy_tokenizer.lua");
+
+/// Most tokens `tokenize` hands a script. Each becomes a Lua table of about
+/// 250 bytes, and the query is the client's: without a bound a 64 MiB query
+/// of `1,1,1,…` would make gigabytes of Lua tables (the script's time budget
+/// is not checked inside this Rust function). A million tokens (about 250 MB
+/// at most) is far beyond any statement a script wants to look at.
+pub const MAX_SCRIPT_TOKENS: usize = 1 << 20;
 
 /// The `mysql.tokenizer` module: `tokenize(query)`, MySQL Proxy's only function.
 pub fn mysql_tokenizer(lua: &Lua) -> mlua::Result<Table> {
@@ -41,7 +48,11 @@ fn tokenize_query(lua: &Lua, query: Value) -> mlua::Result<Table> {
         other => return Err(bad_argument(other.type_name())),
     };
     let bytes = query.as_bytes();
-    let tokens = tokenize(&bytes);
+    let Some(tokens) = tokenize_at_most(&bytes, MAX_SCRIPT_TOKENS) else {
+        return Err(mlua::Error::RuntimeError(format!(
+            "tokenize: the query has more than {MAX_SCRIPT_TOKENS} tokens"
+        )));
+    };
     let list = lua.create_table_with_capacity(tokens.len(), 0)?;
     let (k_id, k_name, k_text) = (
         lua.create_string("token_id")?,

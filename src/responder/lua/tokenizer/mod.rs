@@ -48,13 +48,19 @@ impl Token<'_> {
 /// Splits a query into MySQL Proxy's tokens. Never fails: any byte sequence
 /// has a token stream.
 pub fn tokenize(query: &[u8]) -> Vec<Token<'_>> {
+    tokenize_at_most(query, usize::MAX).unwrap_or_default()
+}
+
+/// [`tokenize`], giving up (`None`) once there are more than `max` tokens:
+/// the work and the memory stay bounded whatever the query.
+pub fn tokenize_at_most(query: &[u8], max: usize) -> Option<Vec<Token<'_>>> {
     let mut lexer = Lexer {
         q: query,
         pos: 0,
         out: Vec::new(),
     };
-    lexer.run();
-    lexer.out
+    lexer.run(max);
+    (lexer.out.len() <= max).then_some(lexer.out)
 }
 
 struct Lexer<'q> {
@@ -135,8 +141,11 @@ impl<'q> Lexer<'q> {
         self.pos = resume;
     }
 
-    fn run(&mut self) {
+    fn run(&mut self, max: usize) {
         while let Some(c) = self.at(self.pos) {
+            if self.out.len() > max {
+                return;
+            }
             let p = self.pos;
             let next = self.at(p + 1);
             match c {

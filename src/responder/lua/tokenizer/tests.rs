@@ -191,3 +191,17 @@ fn multi_statement_text() {
         "SQL_SELECT:select~INTEGER:1~SEMICOLON:;~SQL_SELECT:select~STRING:a",
     );
 }
+
+/// Issue 8: the tokens a client's query makes for a script are bounded: past
+/// the cap the lexer stops (no table per token for gigabytes of them).
+#[test]
+fn r8_tokenizing_stops_at_the_cap() {
+    let q = "1,".repeat(1_000_000);
+    assert!(super::tokenize_at_most(q.as_bytes(), 1000).is_none());
+    let small = super::tokenize_at_most(b"SELECT 1", 1000).expect("under the cap");
+    assert_eq!(small.len(), 2);
+    assert_eq!(
+        super::tokenize_at_most(b"a b c", 3).map(|t| t.len()),
+        Some(3)
+    );
+}
