@@ -2,7 +2,8 @@
 # make bench: understudy side by side with a real MariaDB started here.
 # Every rep runs every workload against both servers (interleaved), servers on
 # core 0 and the load generator on core 1; medians and per-rep ratios are
-# reported as a table and as JSON (bench-results/latest.json).
+# reported as a table and as JSON (bench-results/latest.json). The storm row
+# (storm_10000) is seconds to establish 10,000 connections, lower is better.
 #   BENCH_QUICK=1   one short rep (a smoke run)
 #   BENCH_REPS=N    reps (default 3)   BENCH_SECS=S  seconds per measurement (default 3)
 #   BENCH_BEFORE_BIN=PATH  also run this (older) understudy binary on the hot-path
