@@ -22,7 +22,6 @@ fn main() -> ExitCode {
         }
     };
     let result = understudy::run(config, |addr, control| {
-        eprintln!("understudy: listening on {addr}");
         use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
         match signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]) {
             Ok(mut signals) => {
@@ -38,6 +37,9 @@ fn main() -> ExitCode {
             }
             Err(e) => log::warn!("cannot install signal handlers: {e}"),
         }
+        // Only now: whoever waits for this line may signal at once, and a
+        // signal before the handlers were installed would kill the process.
+        eprintln!("understudy: listening on {addr}");
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,

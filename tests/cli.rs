@@ -176,3 +176,205 @@ fn sighup_reloads_the_script() {
     signal(&child, "-TERM");
     assert!(wait(&mut child).success());
 }
+
+/// How a launch of the binary ended: it exited (code, stderr), or it listens.
+enum Launch {
+    Exited(Option<i32>, String),
+    Listening(Running, u16),
+}
+
+/// A server that is killed when the test lets go of it (also on a failed
+/// assertion, so no server outlives its test).
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts the binary and waits (at most 20 s) until it exits or says it listens.
+fn launch(args: &[&str]) -> Launch {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_understudy"))
+        .args(["--port", "0"])
+        .args(args)
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn understudy");
+    let err = BufReader::new(child.stderr.take().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in err.lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut text = String::new();
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) => {
+                if let Some(addr) = line.trim().strip_prefix("understudy: listening on ") {
+                    let port = addr.rsplit(':').next().unwrap().parse().unwrap();
+                    return Launch::Listening(Running(child), port);
+                }
+                text.push_str(&line);
+                text.push('\n');
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                let st = wait(&mut child);
+                return Launch::Exited(st.code(), text);
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("{args:?}: neither exited nor listened within 20 s: {text}");
+            }
+        }
+    }
+}
+
+/// Launches with `args` and expects a usage error (exit 2) naming `name`.
+fn usage_error(args: &[&str], name: &str) -> String {
+    match launch(args) {
+        Launch::Exited(code, err) => {
+            assert_eq!(
+                code,
+                Some(2),
+                "{args:?}: exit 2 (usage), got {code:?}: {err}"
+            );
+            assert!(err.contains(name), "{args:?}: names {name}: {err}");
+            assert!(!err.contains("panicked"), "{args:?}: {err}");
+            err
+        }
+        Launch::Listening(..) => panic!("{args:?}: started instead of a usage error"),
+    }
+}
+
+fn stop(mut server: Running) {
+    signal(&server.0, "-TERM");
+    assert!(wait(&mut server.0).success());
+}
+
+fn tmp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("understudy-i8-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Reads the first packet of a Unix-socket client and checks it is a greeting.
+fn greeted_on(path: &std::path::Path) -> bool {
+    let mut s = std::os::unix::net::UnixStream::connect(path).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut head = [0u8; 5];
+    s.read_exact(&mut head).is_ok() && head[4] == 10 // protocol version 10
+}
+
+/// Issue 8, item 7: `--idle-timeout 1e30` panicked (Duration::from_secs_f64
+/// overflow); every seconds option is now bounded by a year and a usage error past it.
+#[test]
+fn i8_seconds_beyond_a_year_are_a_usage_error() {
+    for opt in [
+        "--idle-timeout",
+        "--handshake-timeout",
+        "--lua-timeout",
+        "--stats-interval",
+    ] {
+        usage_error(&[opt, "1e30"], opt);
+    }
+}
+
+/// Issue 8, item 7: a bad `--bind` exited 1 from inside the loop; now it is a
+/// usage error from the command line.
+#[test]
+fn i8_bad_bind_is_a_usage_error() {
+    for bad in ["999.1.1.1", "no.such.host.invalid"] {
+        usage_error(&["--bind", bad], "--bind");
+    }
+    // A host name that resolves is taken.
+    match launch(&["--bind", "localhost"]) {
+        Launch::Listening(child, port) => {
+            assert!(port > 0);
+            stop(child);
+        }
+        Launch::Exited(code, err) => panic!("--bind localhost: exit {code:?}: {err}"),
+    }
+}
+
+/// Issue 8, item 7: out-of-range numbers are usage errors naming the option
+/// (`--max-connections 0` used to start a server that refused every client).
+#[test]
+fn i8_numbers_out_of_range_are_usage_errors() {
+    usage_error(&["--max-connections", "0"], "--max-connections");
+    usage_error(&["--port", "70000"], "--port");
+    let err = usage_error(&["--back-log", "lots"], "--back-log");
+    assert!(err.contains("not a whole number"), "{err}");
+    usage_error(&["--back-log", "0"], "--back-log");
+    match launch(&["--back-log", "100"]) {
+        Launch::Listening(child, _) => stop(child),
+        Launch::Exited(code, err) => panic!("--back-log 100: exit {code:?}: {err}"),
+    }
+}
+
+/// Issue 8, item 7: `--socket` over a regular file deleted it; now the server
+/// refuses to start, names --socket and the path, and the file is untouched.
+#[test]
+fn i8_socket_over_a_regular_file_is_refused_and_kept() {
+    let dir = tmp_dir("file");
+    let path = dir.join("data.txt");
+    std::fs::write(&path, "not a socket").unwrap();
+    match launch(&["--socket", path.to_str().unwrap()]) {
+        Launch::Exited(code, err) => {
+            assert_eq!(code, Some(1), "{err}");
+            assert!(err.contains("--socket"), "{err}");
+            assert!(err.contains(path.to_str().unwrap()), "{err}");
+        }
+        Launch::Listening(..) => panic!("started over a regular file"),
+    }
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "not a socket");
+    // A directory is refused the same way.
+    let sub = dir.join("sub");
+    std::fs::create_dir(&sub).unwrap();
+    assert!(matches!(
+        launch(&["--socket", sub.to_str().unwrap()]),
+        Launch::Exited(Some(1), e) if e.contains("--socket")
+    ));
+    assert!(sub.is_dir());
+}
+
+/// Issue 8, item 7: a socket another server listens on is refused (it used to
+/// be unlinked from under that server), while a stale one is replaced.
+#[test]
+fn i8_socket_replaces_only_a_stale_socket() {
+    let dir = tmp_dir("sock");
+    let path = dir.join("s.sock");
+    // Stale: bound, then dropped (the file stays, nobody listens).
+    drop(std::os::unix::net::UnixListener::bind(&path).unwrap());
+    assert!(path.exists());
+    let child = match launch(&["--socket", path.to_str().unwrap()]) {
+        Launch::Listening(child, _) => child,
+        Launch::Exited(code, err) => panic!("over a stale socket: exit {code:?}: {err}"),
+    };
+    assert!(greeted_on(&path), "serves on the replaced socket");
+    // Live: a second server on the same path must leave the first alone.
+    match launch(&["--socket", path.to_str().unwrap()]) {
+        Launch::Exited(code, err) => {
+            assert_eq!(code, Some(1), "{err}");
+            assert!(
+                err.contains("--socket") && err.contains("listening"),
+                "{err}"
+            );
+        }
+        Launch::Listening(..) => panic!("started over a live socket"),
+    }
+    assert!(
+        greeted_on(&path),
+        "the first server still serves its socket"
+    );
+    stop(child);
+}
