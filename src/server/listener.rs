@@ -223,7 +223,17 @@ pub fn check_fd_budget(max_connections: usize) {
     let Ok(limit) = fd_limit() else { return };
     let need = (max_connections as u64).saturating_add(RESERVED_FDS);
     if need > limit {
-        warn!(
+        // The default (100,000) is a ceiling, not a request: running under a
+        // smaller descriptor limit is normal then, and worth an info line;
+        // a --max-connections the operator chose that cannot be reached is
+        // worth a warning.
+        let level = if max_connections == crate::Config::default().max_connections {
+            log::Level::Info
+        } else {
+            log::Level::Warn
+        };
+        log::log!(
+            level,
             "--max-connections {max_connections} needs about {need} descriptors but the limit \
              (ulimit -n) is {limit}: beyond about {} clients get ERR 1040 Too many connections",
             limit.saturating_sub(RESERVED_FDS)
