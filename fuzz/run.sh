@@ -10,7 +10,8 @@
 #                        ASan and runs about twice as fast without it
 #   FUZZ_ARGS="..."      extra libFuzzer flags (e.g. -max_len=65536)
 #
-# Each target starts from its committed seeds (fuzz/seeds/TARGET) and the
+# Each target starts from its committed seeds (fuzz/seeds/TARGET), with the
+# dictionary fuzz/dicts/TARGET.dict where there is one, and the
 # corpus earlier runs grew (fuzz/corpus/TARGET, not committed); a crash is
 # written to fuzz/artifacts/TARGET/ and the run's log to fuzz/artifacts/TARGET.log.
 # Reproduce a crash with: fuzz/target/<triple>/release/TARGET ARTIFACT
@@ -45,8 +46,10 @@ for t in $TARGETS; do
     log="artifacts/$t.log"
     before=$(ls "artifacts/$t" | wc -l)
     echo "== $t: ${SECONDS_PER_TARGET}s"
+    dict=()
+    [ -f "dicts/$t.dict" ] && dict=(-dict="dicts/$t.dict")
     # shellcheck disable=SC2086
-    "$BIN/$t" -max_total_time="$SECONDS_PER_TARGET" -timeout="$TIMEOUT" \
+    "$BIN/$t" "${dict[@]}" -max_total_time="$SECONDS_PER_TARGET" -timeout="$TIMEOUT" \
         -print_final_stats=1 -artifact_prefix="artifacts/$t/" ${FUZZ_ARGS:-} \
         "corpus/$t" "seeds/$t" >"$log" 2>&1
     rc=$?

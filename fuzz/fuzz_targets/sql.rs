@@ -1,17 +1,24 @@
 //! The SQL recognizer of the built-in answers: `sql::tokenize`,
-//! `split_statements`, `like`, `is_session_setting`, and `Builtin::query` on
-//! statements that start with the keywords whose paths take client text
-//! (`SELECT …`, `SET …`, `SHOW VARIABLES LIKE/WHERE …`, `SHOW STATUS LIKE …`).
+//! `split_statements` / `next_statement`, `like` and `Like`,
+//! `is_session_setting`, and `Builtin::query` on statements that start with
+//! the keywords whose paths take client text (`SELECT …`, `SET …`,
+//! `SHOW VARIABLES LIKE/WHERE …`, `SHOW STATUS LIKE …`).
 //!
 //! Input: a selector byte, then the text.
 //! - low 4 bits: 0 tokenize, 1 split_statements, 2 like (pattern before the
 //!   first NUL, subject after it), 3 is_session_setting, 4.. a query with one
 //!   of `PREFIXES` before the text;
-//! - bit 4: multi-statements on; bit 5: CLIENT_DEPRECATE_EOF.
+//! - bit 4: multi-statements on; bit 5: CLIENT_DEPRECATE_EOF; bit 6: the
+//!   answer pauses every `PAUSE` bytes and is resumed, as at the high-water
+//!   mark.
 //!
-//! Checks: no panic; tokens and statements are in-bounds, ordered spans of
-//! the text; an answer is whole packets numbered from 1 without a gap, and
-//! grows at most linearly with the statement (`ANSWER_PER_BYTE`).
+//! Checks: no panic, no hang (the LIKE matcher is not exponential: libFuzzer's
+//! `-timeout`); tokens and statements are in-bounds, ordered spans of the
+//! text, and the byte-level `next_statement` cuts what `split_statements`
+//! cuts; `like` and a prepared `Like` agree with a dynamic-programming
+//! reference matcher; an answer is whole packets numbered from 1 without a
+//! gap, grows at most linearly with the statement (`ANSWER_PER_BYTE`), and a
+//! paused and resumed answer is the same bytes as one produced at once.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -45,10 +52,14 @@ const PREFIXES: [&str; 12] = [
     "",
 ];
 
-/// Bytes of answer per byte of statement that no built-in answer needs: the
-/// largest, `SHOW VARIABLES` (14 bytes) answers about 2.4 KB, 170 per byte.
-/// An answer past this grows faster than its input.
-const ANSWER_PER_BYTE: usize = 512;
+/// Output after which a paused answer stops (bit 6 of the selector): small,
+/// so that a list of a few statements pauses several times.
+const PAUSE: usize = 512;
+
+/// Bytes of answer per byte of query that no built-in answer needs: the
+/// largest, `SHOW VARIABLES;` (15 bytes) answers about 2.4 KB, 160 per byte.
+/// An answer past this (plus 64 KiB) grows faster than its input.
+const ANSWER_PER_BYTE: usize = 256;
 
 fn spans_ok(text: &str) {
     if let Ok(toks) = sql::tokenize(text) {
@@ -60,6 +71,75 @@ fn spans_ok(text: &str) {
             prev_end = t.end;
         }
     }
+}
+
+/// LIKE by the textbook dynamic programme (O(pattern × text), no cleverness):
+/// `%` any run, `_` one character, `\` escapes the next character (a final
+/// `\` is itself), ASCII case ignored.
+fn like_reference(pattern: &str, s: &str) -> bool {
+    enum P {
+        Any,
+        One,
+        Char(char),
+    }
+    let mut pieces = Vec::new();
+    let mut it = pattern.chars().peekable();
+    while let Some(c) = it.next() {
+        pieces.push(match c {
+            '%' => P::Any,
+            '_' => P::One,
+            '\\' => P::Char(it.next().unwrap_or('\\')),
+            c => P::Char(c),
+        });
+    }
+    let text: Vec<char> = s.chars().collect();
+    // row[j]: the pieces so far match text[..j]
+    let mut row = vec![false; text.len() + 1];
+    row[0] = true;
+    for p in &pieces {
+        let mut next = vec![false; text.len() + 1];
+        for j in 0..=text.len() {
+            next[j] = match p {
+                P::Any => row[j] || (j > 0 && next[j - 1]),
+                P::One => j > 0 && row[j - 1],
+                P::Char(c) => j > 0 && row[j - 1] && text[j - 1].eq_ignore_ascii_case(c),
+            };
+        }
+        row = next;
+    }
+    row[text.len()]
+}
+
+/// Answers `q` the way the connection does: at once, or pausing every
+/// `PAUSE` bytes and resuming until the answer is complete.
+fn answer(q: &[u8], sel: u8, pause: bool) -> Vec<u8> {
+    let mut s = Session::new(1, Peer::Unix, Peer::Unix);
+    s.capabilities = cap::PROTOCOL_41 | cap::MULTI_RESULTS;
+    if sel & 0x20 != 0 {
+        s.capabilities |= cap::DEPRECATE_EOF;
+    }
+    s.multi_statements = sel & 0x10 != 0;
+    let caps = s.capabilities;
+    let mut out = Vec::new();
+    BUILTIN.with(|b| {
+        let mut b = b.borrow_mut();
+        let budget = if pause { PAUSE } else { usize::MAX };
+        let mut enc = Encoder::new(&mut out, 1, caps).bounded(budget, usize::MAX);
+        let mut outcome = b.query(&mut s, q, &mut enc);
+        let mut seq = enc.seq;
+        // Every resumption writes at least one statement's answer or ends it.
+        for _ in 0..=q.len() {
+            let Some(at) = outcome.resume_at else {
+                return;
+            };
+            assert!(pause, "an unbounded answer never pauses");
+            let mut enc = Encoder::new(&mut out, seq, caps).bounded(budget, usize::MAX);
+            outcome = b.resume_query(&mut s, q, at, &mut enc);
+            seq = enc.seq;
+        }
+        panic!("a paused answer never ends");
+    });
+    out
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -79,13 +159,30 @@ fuzz_target!(|data: &[u8]| {
                 prev = at + s.len();
                 spans_ok(s);
             }
+            // The byte-level cut the multi-statement answer uses agrees.
+            let b = text.as_bytes();
+            let mut cut = Vec::new();
+            let mut from = 0;
+            while let Some((st, next)) = sql::next_statement(b, from) {
+                assert!(next > from && next <= b.len(), "next_statement advances");
+                cut.push(st);
+                from = next;
+            }
+            let stmts: Vec<&[u8]> = stmts.iter().map(|s| s.as_bytes()).collect();
+            assert_eq!(cut, stmts, "next_statement cuts what split_statements cuts");
         }
         2 => {
             let (p, s) = match text.split_once('\0') {
                 Some(x) => x,
                 None => (&text[..], ""),
             };
-            let _ = sql::like(p, s);
+            let want = like_reference(p, s);
+            assert_eq!(sql::like(p, s), want, "like({p:?}, {s:?})");
+            assert_eq!(
+                sql::Like::new(p).matches(s),
+                want,
+                "Like::new({p:?}).matches({s:?})"
+            );
         }
         3 => {
             let _ = builtin::is_session_setting(body);
@@ -95,15 +192,8 @@ fuzz_target!(|data: &[u8]| {
                 .as_bytes()
                 .to_vec();
             q.extend_from_slice(body);
-            let mut s = Session::new(1, Peer::Unix, Peer::Unix);
-            s.capabilities = cap::PROTOCOL_41 | cap::MULTI_RESULTS;
-            if sel & 0x20 != 0 {
-                s.capabilities |= cap::DEPRECATE_EOF;
-            }
-            s.multi_statements = sel & 0x10 != 0;
-            let mut out = Vec::new();
-            let mut enc = Encoder::new(&mut out, 1, s.capabilities);
-            BUILTIN.with(|b| b.borrow_mut().query(&mut s, &q, &mut enc));
+            let pause = sel & 0x40 != 0;
+            let out = answer(&q, sel, pause);
             assert!(
                 out.len() <= 64 * 1024 + ANSWER_PER_BYTE * q.len(),
                 "a {}-byte query answered {} bytes",
@@ -114,6 +204,12 @@ fuzz_target!(|data: &[u8]| {
             assert!(!packets.is_empty(), "every query gets an answer");
             for (i, p) in packets.iter().enumerate() {
                 assert_eq!(p.0, (i + 1) as u8, "sequence ids without a gap");
+            }
+            // Paused and resumed, the answer is the same bytes (SHOW STATUS
+            // reports live counters, which the first run moved).
+            let live = q.windows(6).any(|w| w.eq_ignore_ascii_case(b"STATUS"));
+            if pause && !live {
+                assert!(answer(&q, sel, false) == out, "a resumed answer differs");
             }
         }
     }

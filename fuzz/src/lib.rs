@@ -7,7 +7,10 @@
 //! - `on_input` never consumes more than it was given;
 //! - everything written is whole packets (a client can always parse it);
 //! - one call's output stays under [`OUT_PER_CALL`] (memory bounded: the loop
-//!   stops reading a connection whose unsent output passed the high-water mark);
+//!   stops reading a connection whose unsent output passed the high-water
+//!   mark, and a long answer pauses there);
+//! - everything written grows at most linearly with what was received
+//!   ([`AMPLIFY`] bytes per byte);
 //! - a connection that is not closing, not holding a delayed answer and has a
 //!   whole packet in its input makes progress (no silent stall);
 //! - a closing connection consumes and writes nothing more.
@@ -27,12 +30,31 @@ use understudy::responder::{Peer, Session};
 use understudy::server::connection::{Connection, Ctx, Phase};
 use understudy::Stats;
 
-/// Largest output one `on_input` call may produce with the targets'
-/// configurations (max packet at most 4 KiB, high-water mark at most 1 MiB):
-/// the high-water mark plus one packet's answer, which for 4 KiB of
-/// `SHOW VARIABLES;` repeated is about 0.7 MiB. A few MiB is "bounded"; an
-/// answer that grows faster than its input would pass it.
+/// Largest output one `on_input` or `resume` call may produce with the
+/// targets' configurations (max packet at most 4 KiB, high-water mark at
+/// most 1 MiB): the high-water mark plus one statement's answer (a few KiB;
+/// before answers paused, one packet's: 4 KiB of `SHOW VARIABLES;` repeated
+/// answers about 0.7 MiB).
 pub const OUT_PER_CALL: usize = 4 << 20;
+
+/// Most bytes all the answers to one fuzz input may take: inputs are at most
+/// a few KiB (libFuzzer's default `-max_len` is 4096), so this is far beyond
+/// any amplification the built-in answers have (170 bytes per byte for
+/// `SHOW VARIABLES;` repeated), and an answer that never ends reaches it.
+pub const TOTAL_OUT: usize = 64 << 20;
+
+/// Bytes of answer per byte of input that no built-in answer needs (the
+/// largest, `SHOW VARIABLES` in a 20-byte packet, answers about 2.4 KB: 120
+/// per byte), beyond [`AMPLIFY_BASE`]: answers that pass it grow faster than
+/// what the client sent, which no bound on a packet's size then contains.
+pub const AMPLIFY: usize = 256;
+/// What a connection may write whatever it was sent (a greeting, errors).
+pub const AMPLIFY_BASE: usize = 64 << 10;
+
+/// Most `on_input`/`resume` calls for one read: each consumes input or
+/// writes at least a packet of a paused answer, and a 4 KiB-high-water
+/// configuration pauses every 4 KiB of output.
+const ROUNDS: usize = 1 << 20;
 
 /// The user the harness logs in as when the configuration has accounts.
 pub const USER: &str = "fuzz";
@@ -154,6 +176,8 @@ pub struct Harness {
     pub last_seq: u8,
     /// Total bytes written.
     pub written: usize,
+    /// Total bytes consumed.
+    pub consumed: usize,
     /// Packets written, as (sequence id, length, first byte), since the last
     /// [`Harness::take_packets`].
     pub packets: Vec<(u8, usize, Option<u8>)>,
@@ -178,6 +202,7 @@ impl Harness {
             nonce: Vec::new(),
             last_seq: 0,
             written: 0,
+            consumed: 0,
             packets: Vec::new(),
         };
         let mut out = Vec::new();
@@ -203,16 +228,17 @@ impl Harness {
     }
 
     /// Receives `chunk` as one read and runs the connection until it needs
-    /// more input, checking the invariants after every `on_input` call. The
-    /// client is taken to read everything at once (output drained after each
-    /// call), and a held (delayed) answer is released at once, as the loop's
-    /// timer would.
+    /// more input, checking the invariants after every call. The client is
+    /// taken to read everything at once (output drained after each call), so
+    /// an answer that paused at the high-water mark is resumed at once, and a
+    /// held (delayed) answer is released at once, as the loop's timer would.
     pub fn feed(&mut self, chunk: &[u8]) {
         self.input.extend_from_slice(chunk);
-        // Each round consumes at least one byte or ends, so this terminates;
-        // the bound is a backstop that turns a livelock into a failure.
-        for _ in 0..=self.input.len() + 2 {
+        // Each round consumes input or writes part of a paused answer, or
+        // ends; the bound is a backstop that turns a livelock into a failure.
+        for _ in 0..ROUNDS {
             let closing_before = self.conn.phase == Phase::Closing;
+            let resuming = self.conn.has_pending();
             let mut out = Vec::new();
             let mut ctx = Ctx {
                 config: &self.config,
@@ -221,7 +247,12 @@ impl Harness {
                 scratch: &mut self.scratch,
                 now: Instant::now(),
             };
-            let n = self.conn.on_input(&self.input, 0, &mut ctx, &mut out);
+            let n = if resuming {
+                self.conn.resume(0, &mut ctx, &mut out);
+                0
+            } else {
+                self.conn.on_input(&self.input, 0, &mut ctx, &mut out)
+            };
             assert!(
                 n <= self.input.len(),
                 "consumed {n} of {} bytes",
@@ -229,7 +260,7 @@ impl Harness {
             );
             assert!(
                 out.len() <= OUT_PER_CALL,
-                "one on_input call wrote {} bytes",
+                "one call wrote {} bytes (resuming: {resuming})",
                 out.len()
             );
             if closing_before {
@@ -241,6 +272,17 @@ impl Harness {
             }
             self.packets.extend(packets);
             self.written += out.len();
+            assert!(
+                self.written <= TOTAL_OUT,
+                "answers to one input passed {TOTAL_OUT} bytes"
+            );
+            self.consumed += n;
+            assert!(
+                self.written <= AMPLIFY_BASE + AMPLIFY * self.consumed,
+                "{} bytes written for {} bytes received",
+                self.written,
+                self.consumed
+            );
             self.input.drain(..n);
             if self.conn.hold.take().is_some() {
                 continue; // the timer fired: go on with the input
@@ -248,7 +290,14 @@ impl Harness {
             if self.conn.phase == Phase::Closing {
                 return;
             }
-            if n == 0 {
+            if resuming {
+                assert!(
+                    !out.is_empty() || !self.conn.has_pending(),
+                    "a resumed answer wrote nothing and is still pending"
+                );
+                continue;
+            }
+            if n == 0 && !self.conn.has_pending() {
                 // Stopped for want of input (an empty output cannot have
                 // passed the high-water mark): there must not be a whole
                 // packet waiting, nor a header the framing refuses.
@@ -262,7 +311,7 @@ impl Harness {
                 return;
             }
         }
-        panic!("on_input made no progress");
+        panic!("no end to the answers after {ROUNDS} rounds");
     }
 
     /// The packets written since the last call.
