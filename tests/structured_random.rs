@@ -920,7 +920,6 @@ fn r8_fuzz_like_with_a_run_of_percent_signs_is_quick() {
 /// past `max_answer` and the machine. Here: a 64 KiB value named 1,000
 /// times, a 64 MB answer to a 3 KB statement on the code that has the bug.
 #[test]
-#[ignore = "bug found by fuzzing, not fixed yet (Builtin::select does not bound the row); remove once it is"]
 fn r8_fuzz_select_repeating_a_long_variable_is_bounded() {
     let config = Config {
         max_packet: 1 << 20,

@@ -79,6 +79,9 @@ table! {
     ER_WRONG_ARGUMENTS = 1210, "HY000", "Incorrect arguments to mysqld_stmt_execute";
     /// An unknown prepared statement id.
     ER_UNKNOWN_STMT_HANDLER = 1243, "HY000", "Unknown prepared statement handler given to mysqld_stmt_execute";
+    /// A result row larger than max_allowed_packet (MySQL's is a warning
+    /// with a truncated value; the built-in answers refuse the statement).
+    ER_WARN_ALLOWED_PACKET_OVERFLOWED = 1301, "HY000", "Result was larger than max_allowed_packet";
     /// A query stopped part-way, as KILL QUERY stops one.
     ER_QUERY_INTERRUPTED = 1317, "70100", "Query execution was interrupted";
     /// More prepared statements than the per-connection limit.

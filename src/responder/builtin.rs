@@ -23,6 +23,7 @@ use super::vars::{self, ServerFacts};
 use super::{Outcome, Responder};
 use crate::protocol::command::Command;
 use crate::protocol::consts::{coltype, status};
+use crate::protocol::errcodes as er;
 use crate::protocol::response::{ColumnDef, Encoder, ErrPacket, OkPacket};
 use crate::stats::Stats;
 use std::collections::HashSet;
@@ -198,6 +199,10 @@ impl Builtin {
         let mut vals: Vec<Value> = Vec::new();
         let mut i = 0;
         let mut limit: Option<u64> = None;
+        // The row's size: a short statement naming a long variable many times
+        // (`SELECT @v,@v,…`) would otherwise make a row thousands of times its
+        // size. As MySQL, a row is at most max_allowed_packet (found by fuzzing).
+        let mut row_bytes = 0usize;
         loop {
             let Some(t) = items.get(i) else {
                 return unknown(enc);
@@ -240,6 +245,16 @@ impl Builtin {
             }
             if matches!(v, Value::UInt(_)) {
                 c.flags |= crate::protocol::consts::colflag::UNSIGNED;
+            }
+            row_bytes = row_bytes.saturating_add(v.text_len());
+            if row_bytes > self.facts.max_packet {
+                let msg = format!(
+                    "Result of SELECT was larger than max_allowed_packet ({}) - not sent",
+                    self.facts.max_packet
+                );
+                return er::ER_WARN_ALLOWED_PACKET_OVERFLOWED
+                    .with(msg.as_bytes())
+                    .send(enc);
             }
             cols.push(c);
             vals.push(v);

@@ -56,6 +56,16 @@ impl Value {
         }
     }
 
+    /// Bytes of the text-protocol form (at most 20 for numbers).
+    pub fn text_len(&self) -> usize {
+        match self {
+            Value::Null => 0,
+            Value::Int(_) | Value::UInt(_) => 20,
+            Value::Decimal(s) => s.len(),
+            Value::Str(s) => s.len(),
+        }
+    }
+
     /// The value as SHOW VARIABLES prints it.
     pub fn to_text(&self) -> String {
         match self {
