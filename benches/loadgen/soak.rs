@@ -356,11 +356,14 @@ pub fn soak(cfg: &Config) -> Report {
                 "soak: {at:6.1} s  server RSS {:.2} MiB",
                 b as f64 / 1048576.0
             );
-            if Instant::now() >= deadline {
+            next += every;
+            // No sample at the deadline itself: the load's threads stop
+            // then, and a sample racing their exit measures the end of the
+            // load, not the server under it.
+            if next >= deadline {
                 break;
             }
-            next += every;
-            std::thread::sleep(next.min(deadline).saturating_duration_since(Instant::now()));
+            std::thread::sleep(next.saturating_duration_since(Instant::now()));
         }
         let mut part = |name: &'static str, out: Outcome| {
             r.ops.insert(name, out.ops);
