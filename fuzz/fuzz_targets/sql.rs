@@ -17,8 +17,9 @@
 //! text, and the byte-level `next_statement` cuts what `split_statements`
 //! cuts; `like` and a prepared `Like` agree with a dynamic-programming
 //! reference matcher; an answer is whole packets numbered from 1 without a
-//! gap, grows at most linearly with the statement (`ANSWER_PER_BYTE`), and a
-//! paused and resumed answer is the same bytes as one produced at once.
+//! gap, has no packet much over max_allowed_packet, grows at most linearly
+//! with the statement (`ANSWER_PER_BYTE`), and a paused and resumed answer
+//! is the same bytes as one produced at once.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -33,7 +34,10 @@ use understudy_fuzz::{builtin_for, whole_packets};
 
 thread_local! {
     /// One responder for the run, as one serves every connection of a server.
-    static BUILTIN: RefCell<Builtin> = RefCell::new(builtin_for(&Config::default()));
+    static BUILTIN: RefCell<Builtin> = RefCell::new(builtin_for(&Config {
+        max_packet: MAX_PACKET,
+        ..Config::default()
+    }));
 }
 
 /// Statement starts that lead the text into the recognizer's deeper paths.
@@ -56,10 +60,18 @@ const PREFIXES: [&str; 12] = [
 /// so that a list of a few statements pauses several times.
 const PAUSE: usize = 512;
 
+/// The responder's max_allowed_packet: a SELECT row is at most this (ERR 1301
+/// past it), so a short `SELECT @v,@v,…` of a long variable answers at most
+/// this much.
+const MAX_PACKET: usize = 16 << 10;
+
 /// Bytes of answer per byte of query that no built-in answer needs: the
-/// largest, `SHOW VARIABLES;` (15 bytes) answers about 2.4 KB, 160 per byte.
-/// An answer past this (plus 64 KiB) grows faster than its input.
-const ANSWER_PER_BYTE: usize = 256;
+/// largest table, `SHOW VARIABLES;` (15 bytes), answers about 2.4 KB, 160 per
+/// byte; a row may take up to `MAX_PACKET` for the 9 bytes of `SELECT @v`.
+/// An answer past this (plus 64 KiB) grows faster than its input: before
+/// rows were bounded, `SET @v = '<1,800 x>'; SELECT @v,@v,…` (4 KiB)
+/// answered 1.4 MB, and 4 MB + 12 KB made a 16 GiB row.
+const ANSWER_PER_BYTE: usize = 256 + MAX_PACKET / 8;
 
 fn spans_ok(text: &str) {
     if let Ok(toks) = sql::tokenize(text) {
@@ -202,6 +214,14 @@ fuzz_target!(|data: &[u8]| {
             );
             let packets = whole_packets(&out);
             assert!(!packets.is_empty(), "every query gets an answer");
+            // A row (or a column definition) is at most max_allowed_packet
+            // plus its cells' length prefixes, or a name as long as the query.
+            let biggest = packets.iter().map(|p| p.1).max().unwrap_or(0);
+            assert!(
+                biggest <= MAX_PACKET + 9 * q.len() + 256,
+                "a packet of {biggest} bytes for a {}-byte query",
+                q.len()
+            );
             for (i, p) in packets.iter().enumerate() {
                 assert_eq!(p.0, (i + 1) as u8, "sequence ids without a gap");
             }
