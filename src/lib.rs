@@ -13,6 +13,17 @@
 //! - [`responder`]: what answers a command. [`responder::builtin::Builtin`] is
 //!   the seed's mock plus the queries drivers send on connect.
 //!
+//! - [`limits`]: the bounds every path over client input and script output
+//!   is held to (delays, deadlines, the pre-login packet, one answer's size);
+//!   MySQL's error codes live in one table, [`protocol::errcodes`].
+//!
+//! A query's path: the loop reads into a shared buffer → `Connection::on_input`
+//! frames and checks the packet → the responder answers into the output
+//! (pausing a long statement list at the write high-water mark, resumed by
+//! the loop as the client reads) → one `write` per batch. The reply-as-data
+//! seam that replaces direct encoding ([`responder::reply`], encoded by
+//! [`server::encode`] in text or binary rows) is in place but not yet wired in.
+//!
 //! Dependencies point one way: server → {protocol, responder}; responder → protocol.
 //!
 //! ## Embedding
