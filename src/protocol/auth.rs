@@ -53,7 +53,7 @@ pub const NONCE_LEN: usize = 20;
 /// Checks a client's response for the named plugin. Unknown plugins never verify.
 /// Some clients send the nonce-terminating NUL back; only the first 20 nonce bytes count.
 pub fn verify(plugin: &str, password: &[u8], nonce: &[u8], response: &[u8]) -> bool {
-    let nonce = &nonce[..nonce.len().min(NONCE_LEN)];
+    let nonce = nonce.get(..NONCE_LEN).unwrap_or(nonce);
     let want = match plugin {
         super::consts::plugin::NATIVE => native_scramble(password, nonce),
         super::consts::plugin::CACHING_SHA2 => caching_sha2_scramble(password, nonce),

@@ -224,7 +224,7 @@ pub fn decode_execute<'a>(
         )?;
         let t: Vec<ParamType> = raw
             .chunks_exact(2)
-            .map(|c| ParamType::decode(u16::from_le_bytes([c[0], c[1]])))
+            .map(|c| ParamType::decode(<[u8; 2]>::try_from(c).map_or(0, u16::from_le_bytes)))
             .collect();
         ex.new_types = Some(t);
         ex.new_types.as_deref().unwrap_or_default()
@@ -570,7 +570,7 @@ pub fn text_of<'v>(
 ) -> std::borrow::Cow<'v, [u8]> {
     use std::borrow::Cow;
     use std::io::Write;
-    let mut w = std::io::Cursor::new(&mut buf[..]);
+    let mut w = std::io::Cursor::new(buf.as_mut_slice());
     let frac = |w: &mut std::io::Cursor<&mut [u8]>, micros: u32| {
         let d = usize::from(decimals.min(6));
         let d = if d == 0 && micros != 0 { 6 } else { d };
@@ -582,7 +582,7 @@ pub fn text_of<'v>(
                 m /= 10;
             }
             let _ = w.write_all(b".");
-            let _ = w.write_all(&digits[..d]);
+            let _ = w.write_all(digits.get(..d).unwrap_or(&digits));
         }
     };
     match *v {
@@ -619,7 +619,8 @@ pub fn text_of<'v>(
         }
     }
     let n = w.position() as usize;
-    Cow::Borrowed(&buf[..n])
+    let buf: &'v [u8; 64] = buf;
+    Cow::Borrowed(buf.get(..n).unwrap_or_default())
 }
 
 /// Parses `YYYY-MM-DD`, `YYYY-MM-DD hh:mm:ss` and `YYYY-MM-DD hh:mm:ss.ffffff`

@@ -115,7 +115,8 @@ pub fn encode_change_user(out: &mut Vec<u8>, cu: &ChangeUser<'_>) {
     out.push(com::CHANGE_USER);
     put_nul_str(out, cu.username);
     out.push(cu.auth_response.len().min(255) as u8);
-    out.extend_from_slice(&cu.auth_response[..cu.auth_response.len().min(255)]);
+    let a = cu.auth_response;
+    out.extend_from_slice(a.get(..255).unwrap_or(a));
     put_nul_str(out, cu.database);
     put_u16(out, cu.charset.unwrap_or(45));
     put_nul_str(out, cu.auth_plugin.unwrap_or_default());

@@ -214,7 +214,8 @@ impl HandshakeResponse41 {
             put_lenenc_str(out, &self.auth_response);
         } else if self.capabilities & cap::SECURE_CONNECTION != 0 {
             out.push(self.auth_response.len().min(255) as u8);
-            out.extend_from_slice(&self.auth_response[..self.auth_response.len().min(255)]);
+            let a = &self.auth_response;
+            out.extend_from_slice(a.get(..255).unwrap_or(a));
         } else {
             put_nul_str(out, &self.auth_response);
         }

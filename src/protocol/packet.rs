@@ -123,6 +123,7 @@ pub fn begin(out: &mut Vec<u8>) -> usize {
 pub fn finish(out: &mut Vec<u8>, start: usize, seq: &mut u8) {
     let len = out.len() - start - HEADER_LEN;
     if len < MAX_PAYLOAD {
+        // invariant: begin() reserved HEADER_LEN bytes at `start`
         write_header(&mut out[start..start + HEADER_LEN], len, *seq);
         *seq = seq.wrapping_add(1);
         return;
@@ -149,6 +150,7 @@ pub fn finish(out: &mut Vec<u8>, start: usize, seq: &mut u8) {
         } else {
             MAX_PAYLOAD
         };
+        // invariant: the buffer was resized to hold every part's header
         write_header(&mut out[h..h + HEADER_LEN], n, *seq);
         *seq = seq.wrapping_add(1);
     }
@@ -162,10 +164,11 @@ pub fn write_packet(out: &mut Vec<u8>, seq: &mut u8, payload: &[u8]) {
 }
 
 fn write_header(h: &mut [u8], len: usize, seq: u8) {
-    h[0] = len as u8;
-    h[1] = (len >> 8) as u8;
-    h[2] = (len >> 16) as u8;
-    h[3] = seq;
+    // 3-byte little-endian length, then the sequence id
+    let b = [len as u8, (len >> 8) as u8, (len >> 16) as u8, seq];
+    if let Some(h) = h.get_mut(..HEADER_LEN) {
+        h.copy_from_slice(&b);
+    }
 }
 
 /// Walks the physical packets of an encoded stream and rewrites their sequence
@@ -175,7 +178,7 @@ pub fn renumber(bytes: &mut [u8], seq: &mut u8) {
     let mut pos = 0;
     while pos + HEADER_LEN <= bytes.len() {
         let n = header_len(&bytes[pos..]); // invariant: pos + 4 <= bytes.len() (loop condition)
-        bytes[pos + 3] = *seq;
+        bytes[pos + 3] = *seq; // invariant: pos + 4 <= bytes.len()
         *seq = seq.wrapping_add(1);
         pos += HEADER_LEN + n;
     }

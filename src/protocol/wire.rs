@@ -143,7 +143,7 @@ pub fn put_u16(out: &mut Vec<u8>, v: u16) {
 /// Appends a 3-byte little-endian integer (the low 24 bits of `v`).
 #[inline]
 pub fn put_u24(out: &mut Vec<u8>, v: u32) {
-    out.extend_from_slice(&v.to_le_bytes()[..3]);
+    out.extend_from_slice(&v.to_le_bytes()[..3]); // invariant: a u32 has 4 bytes
 }
 
 /// Appends a 4-byte little-endian integer.
