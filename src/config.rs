@@ -61,6 +61,9 @@ pub struct Config {
     /// Most bytes one answer that cannot pause may take (a script's
     /// resultset); past it the client gets an ERR instead (see `limits::MAX_ANSWER`).
     pub max_answer: usize,
+    /// Most prepared statements one connection may hold (MySQL's
+    /// `max_prepared_stmt_count`, which is server-wide there; ERR 1461 beyond).
+    pub max_prepared_stmts: usize,
     /// MySQL Proxy Lua script answering instead of the built-in rules (`--lua-script`).
     pub lua_script: Option<PathBuf>,
     /// Longest a single Lua hook call may run (`--lua-timeout`).
@@ -87,6 +90,7 @@ impl Default for Config {
             auth_plugin: plugin::NATIVE,
             write_high_water: 1 << 20,
             max_answer: crate::limits::MAX_ANSWER,
+            max_prepared_stmts: 16_382,
             lua_script: None,
             lua_timeout: Duration::from_secs(5),
             lua_all_queries: false,

@@ -80,27 +80,38 @@ pub fn server_facts(config: &Config, port: u16) -> ServerFacts {
     }
 }
 
-/// Builds the responder a configuration asks for.
+/// Builds the responders a configuration asks for, as a chain: with a
+/// script, the drivers' bootstrap first (unless `--lua-all-queries`), then
+/// the script, then the built-in answers; the last word is the unknown-query
+/// ERR ([`responder::chain::fallback`]).
 pub fn make_responder(config: &Config, stats: &Arc<Stats>) -> io::Result<Box<dyn Responder>> {
-    let builtin =
-        responder::builtin::Builtin::new(server_facts(config, config.port), stats.clone());
+    use responder::builtin::Builtin;
+    let facts = || server_facts(config, config.port);
+    let mut links: Vec<Box<dyn Responder>> = Vec::new();
     match &config.lua_script {
-        None => Ok(Box::new(builtin)),
+        None => {}
         #[cfg(feature = "lua")]
-        Some(path) => responder::lua::LuaResponder::new(
-            path,
-            builtin,
-            config.lua_timeout,
-            config.lua_all_queries,
-        )
-        .map(|r| Box::new(r) as Box<dyn Responder>)
-        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, format!("--lua-script: {e}"))),
+        Some(path) => {
+            if !config.lua_all_queries {
+                links.push(Box::new(Builtin::bootstrap(facts(), stats.clone())));
+            }
+            let lua =
+                responder::lua::LuaResponder::new(path, &config.server_version, config.lua_timeout)
+                    .map_err(|e| {
+                        io::Error::new(io::ErrorKind::InvalidInput, format!("--lua-script: {e}"))
+                    })?;
+            links.push(Box::new(lua));
+        }
         #[cfg(not(feature = "lua"))]
-        Some(_) => Err(io::Error::new(
-            io::ErrorKind::Unsupported,
-            "--lua-script: this build has no Lua (built without the `lua` feature)",
-        )),
+        Some(_) => {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "--lua-script: this build has no Lua (built without the `lua` feature)",
+            ))
+        }
     }
+    links.push(Box::new(Builtin::new(facts(), stats.clone())));
+    Ok(Box::new(responder::chain::Chain::new(links)))
 }
 
 /// Binds and runs a server on the current thread until `Control::shutdown`.

@@ -49,6 +49,10 @@ pub struct Stats {
     pub commands: [Counter; 33],
     /// COM_QUERY statements answered (a multi-statement query counts each).
     pub statements: Counter,
+    /// Resultset rows sent (text and binary).
+    pub rows_sent: Counter,
+    /// Prepared statements the server created (COM_STMT_PREPARE it answered).
+    pub prepared: Counter,
     /// Protocol errors (malformed, out of order, oversized).
     pub protocol_errors: Counter,
     /// Bytes read from clients.
@@ -68,6 +72,8 @@ impl Default for Stats {
             handshakes_failed: Counter::default(),
             commands: std::array::from_fn(|_| Counter::default()),
             statements: Counter::default(),
+            rows_sent: Counter::default(),
+            prepared: Counter::default(),
             protocol_errors: Counter::default(),
             bytes_in: Counter::default(),
             bytes_out: Counter::default(),
@@ -143,7 +149,7 @@ impl Stats {
             }
         }
         let line = format!(
-            "stats: open={} accepted={} ({:.0}/s) refused={} handshakes ok={} ({:.0}/s) failed={} commands={} ({:.0}/s){} protocol_errors={} bytes in={} ({:.0}/s) out={} ({:.0}/s)",
+            "stats: open={} accepted={} ({:.0}/s) refused={} handshakes ok={} ({:.0}/s) failed={} commands={} ({:.0}/s){} rows={} prepared={} protocol_errors={} bytes in={} ({:.0}/s) out={} ({:.0}/s)",
             now.open,
             now.accepted,
             rate(now.accepted, prev.accepted),
@@ -154,6 +160,8 @@ impl Stats {
             now.commands,
             rate(now.commands, prev.commands),
             by_kind,
+            self.rows_sent.get(),
+            self.prepared.get(),
             now.protocol_errors,
             now.bytes_in,
             rate(now.bytes_in, prev.bytes_in),
@@ -176,7 +184,10 @@ fn command_name(i: usize) -> String {
         0x11 => "change_user".into(),
         0x16 => "stmt_prepare".into(),
         0x17 => "stmt_execute".into(),
+        0x18 => "stmt_send_long_data".into(),
         0x19 => "stmt_close".into(),
+        0x1a => "stmt_reset".into(),
+        0x1c => "stmt_fetch".into(),
         0x1b => "set_option".into(),
         0x1f => "reset_connection".into(),
         32 => "other".into(),

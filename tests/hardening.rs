@@ -12,9 +12,9 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
-use understudy::protocol::response::{decode_err, Encoder};
+use understudy::protocol::response::decode_err;
 use understudy::responder::builtin::Builtin;
-use understudy::responder::{Outcome, Responder, Session};
+use understudy::responder::{Answer, Request, Responder, Session};
 use understudy::{Config, Stats};
 
 /// Another client still gets full answers.
@@ -231,11 +231,11 @@ fn r8_prelogin_packet_over_the_limit_is_refused_at_its_header() {
 struct Panicky(Builtin);
 
 impl Responder for Panicky {
-    fn command(&mut self, s: &mut Session, payload: &[u8], enc: &mut Encoder<'_>) -> Outcome {
-        if payload.ends_with(b"SELECT boom") {
+    fn answer(&mut self, s: &mut Session, req: &Request<'_>) -> Answer {
+        if req.payload.ends_with(b"SELECT boom") {
             panic!("a bug in a responder");
         }
-        self.0.command(s, payload, enc)
+        self.0.answer(s, req)
     }
 }
 
@@ -323,8 +323,10 @@ fn r8_port_zero_reports_the_bound_port() {
     assert_ne!(server.addr().port(), 0);
 }
 
-/// A script answer larger than the per-command budget (`max_answer`) is not
-/// sent: the client gets a clear ERR, the connection goes on.
+/// A script's resultset of any size pauses at the high-water mark and
+/// arrives whole; raw packets, which cannot pause, are bounded by the
+/// per-command budget (`max_answer`): past it the client gets a clear ERR
+/// and the connection goes on.
 #[test]
 fn r8_script_answer_over_the_budget_is_an_error() {
     let dir = std::env::temp_dir().join(format!("understudy-r8b-{}", std::process::id()));
@@ -335,7 +337,14 @@ fn r8_script_answer_over_the_budget_is_an_error() {
         r#"
 local big = string.rep("x", 64 * 1024)
 function read_query(packet)
-    if packet:sub(2) ~= "SELECT huge" then return end
+    local q = packet:sub(2)
+    if q == "SELECT huge" then
+        local packets = { "\001", "\003def\000\000\000\001a\000\012\045\000\000\000\000\000\253\000\000\000\000\000" }
+        for i = 1, 128 do packets[#packets + 1] = "\252\000\000" .. big end
+        proxy.response = { type = proxy.MYSQLD_PACKET_RAW, packets = packets }
+        return proxy.PROXY_SEND_RESULT
+    end
+    if q ~= "SELECT big" then return end
     local rows = {}
     for i = 1, 64 do rows[i] = { big, big } end
     proxy.response = {
@@ -349,11 +358,11 @@ end
     .unwrap();
     let mut cfg: Config = common::config();
     cfg.lua_script = Some(script);
-    cfg.max_answer = 1 << 20; // the answer is 8 MiB
+    cfg.max_answer = 1 << 20; // the answers are 8 MiB
     let server = common::start(cfg);
     let mut s = common::login(&server, "u", "p");
     let a = common::query(&mut s, "SELECT huge");
-    assert_eq!(a.len(), 1, "one ERR, no partial resultset");
+    assert_eq!(a.len(), 1, "one ERR, no partial answer");
     let e = decode_err(&a[0]).expect("ERR");
     assert_eq!(e.code, 1105);
     assert!(
@@ -361,6 +370,8 @@ end
         "{}",
         String::from_utf8_lossy(e.message)
     );
+    let a = common::query(&mut s, "SELECT big");
+    assert_eq!(a.len(), 1 + 2 + 64 + 1, "the whole resultset");
     assert_eq!(common::query(&mut s, "SELECT 1").len(), 4);
     let _ = std::fs::remove_dir_all(dir);
 }

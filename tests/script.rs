@@ -98,10 +98,14 @@ fn the_seed_script_runs_unchanged() {
     common::write_packet(&mut s, 0, b"\x02db_1");
     let (_, ok) = common::read_packet(&mut s).unwrap();
     assert_eq!(ok[0], 0, "COM_INIT_DB answered OK by the script");
-    // The Rust driver's own connect-time query gets the script's error, exactly
-    // as with MySQL Proxy: the seed answers everything it does not know with 101.
-    let e = Conn::new(common::opts(&server, "x", "y", None)).unwrap_err();
+    // The Rust driver's own connect-time query (`SELECT @@max_allowed_packet,
+    // …`) is a read of system variables: the server answers it before the
+    // script, so the driver connects (issue 9); its queries get the seed's 101.
+    let mut c = Conn::new(common::opts(&server, "x", "y", None)).unwrap();
+    let e = c.query_drop("SELECT 2").unwrap_err();
     assert_eq!(err(e).0, 101);
+    let dbs: Vec<String> = c.query("SHOW DATABASES").unwrap();
+    assert_eq!(dbs.len(), 70);
 }
 
 #[test]

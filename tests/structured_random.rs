@@ -160,7 +160,7 @@ impl<'r> Harness<'r> {
         let mut written = 0;
         // Each round consumes input or writes part of a paused answer.
         for _ in 0..1 << 20 {
-            let closing_before = self.conn.phase == Phase::Closing;
+            let closing_before = self.conn.phase() == Phase::Closing;
             let resuming = self.conn.has_pending();
             let mut out = Vec::new();
             let mut ctx = Ctx {
@@ -193,10 +193,11 @@ impl<'r> Harness<'r> {
             }
             answers.extend(packets);
             self.input.drain(..n);
-            if self.conn.hold.take().is_some() {
+            if self.conn.hold().is_some() {
+                self.conn.release_hold();
                 continue;
             }
-            if self.conn.phase == Phase::Closing {
+            if self.conn.phase() == Phase::Closing {
                 return answers;
             }
             if resuming {
@@ -219,7 +220,7 @@ impl<'r> Harness<'r> {
 
     /// Sends one payload framed with the sequence id the server expects.
     fn send(&mut self, payload: &[u8], rng: &mut Rng) -> Vec<Packet> {
-        let mut seq = if self.conn.phase == Phase::Command {
+        let mut seq = if self.conn.phase() == Phase::Command {
             0
         } else {
             self.last_seq.wrapping_add(1)
@@ -242,11 +243,11 @@ impl<'r> Harness<'r> {
         let mut p = Vec::new();
         login_response(rng, &self.nonce).encode(&mut p);
         self.send(&p, rng);
-        if let Phase::AuthSwitch { plugin } = self.conn.phase {
+        if let Phase::AuthSwitch { plugin } = self.conn.phase() {
             let answer = scramble(plugin, &self.nonce);
             self.send(&answer, rng);
         }
-        assert_eq!(self.conn.phase, Phase::Command, "the login succeeds");
+        assert_eq!(self.conn.phase(), Phase::Command, "the login succeeds");
     }
 }
 
@@ -645,7 +646,7 @@ fn run(inputs: usize, seed: u64) -> Counts {
             if !answers.iter().any(is_framing_error) {
                 n.handshakes_decoded += 1;
             }
-            if let Phase::AuthSwitch { plugin } = h.conn.phase {
+            if let Phase::AuthSwitch { plugin } = h.conn.phase() {
                 let answer = scramble(plugin, &h.nonce);
                 h.send(&answer, &mut rng);
             }
@@ -653,14 +654,24 @@ fn run(inputs: usize, seed: u64) -> Counts {
             h.login(&mut rng);
         }
         for _ in 0..1 + rng.below(4) {
-            if h.conn.phase != Phase::Command {
+            if h.conn.phase() != Phase::Command {
                 break;
             }
             let p = random_command(&mut rng);
             let answers = h.send(&p, &mut rng);
             n.commands += 1;
-            let quit = p.first() == Some(&com::QUIT);
-            if (quit || !answers.is_empty()) && !answers.iter().any(is_framing_error) {
+            // commands that are never answered: COM_QUIT, COM_STMT_CLOSE and
+            // COM_STMT_SEND_LONG_DATA
+            let silent = matches!(
+                p.first().copied(),
+                Some(com::QUIT | com::STMT_CLOSE | com::STMT_SEND_LONG_DATA)
+            );
+            // a prepared-statement command too short to decode is refused
+            // with ERR 1835 by its decoder, and the connection goes on
+            let statement = matches!(p.first().copied(), Some(0x16..=0x1c));
+            if (silent || !answers.is_empty())
+                && (statement || !answers.iter().any(is_framing_error))
+            {
                 n.reached_decoder += 1;
             }
             if !answers.is_empty() && answers.iter().all(|a| a.1.first() != Some(&0xff)) {
@@ -668,7 +679,7 @@ fn run(inputs: usize, seed: u64) -> Counts {
             }
         }
         // The responder hears of the end of every connection, as in the loop.
-        h.responder.disconnect(&h.conn.session);
+        h.responder.disconnect(h.conn.session());
     }
     n.decoder_calls = stats.total_commands();
     n.statements = stats.statements.get();

@@ -64,7 +64,7 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     // A closing connection stays quiet whatever else arrives.
-    if h.conn.phase == understudy::server::connection::Phase::Closing {
+    if h.conn.phase() == understudy::server::connection::Phase::Closing {
         let before = h.written;
         h.feed(b"\x01\x00\x00\x00\x0e");
         assert_eq!(h.written, before);

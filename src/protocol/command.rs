@@ -31,8 +31,41 @@ pub enum Command<'a> {
     ResetConnection,
     /// COM_SET_OPTION: 0 = multi-statements on, 1 = off.
     SetOption(u16),
+    /// COM_STMT_PREPARE with the statement text.
+    Prepare(&'a [u8]),
+    /// COM_STMT_EXECUTE: the body after the command byte (decoding it needs
+    /// the statement's parameter count: [`super::binary::decode_execute`]).
+    Execute(&'a [u8]),
+    /// COM_STMT_SEND_LONG_DATA: the body ([`super::binary::decode_long_data`]).
+    LongData(&'a [u8]),
+    /// COM_STMT_CLOSE with the statement id.
+    StmtClose(u32),
+    /// COM_STMT_RESET with the statement id.
+    StmtReset(u32),
+    /// COM_STMT_FETCH: statement id and the number of rows asked for.
+    Fetch {
+        /// Statement id.
+        id: u32,
+        /// Rows to send.
+        rows: u32,
+    },
     /// Any other command byte, with its payload.
     Other(u8, &'a [u8]),
+}
+
+impl Command<'_> {
+    /// True for the commands of prepared statements.
+    pub fn is_statement(&self) -> bool {
+        matches!(
+            self,
+            Command::Prepare(_)
+                | Command::Execute(_)
+                | Command::LongData(_)
+                | Command::StmtClose(_)
+                | Command::StmtReset(_)
+                | Command::Fetch { .. }
+        )
+    }
 }
 
 /// The body of COM_CHANGE_USER.
@@ -73,6 +106,21 @@ impl<'a> Command<'a> {
             com::CHANGE_USER => Command::ChangeUser(decode_change_user(body, capabilities)?),
             com::RESET_CONNECTION => Command::ResetConnection,
             com::SET_OPTION => Command::SetOption(Reader::new(body).u16("set option value")?),
+            com::STMT_PREPARE => Command::Prepare(body),
+            com::STMT_EXECUTE => {
+                super::binary::statement_id(body)?;
+                Command::Execute(body)
+            }
+            com::STMT_SEND_LONG_DATA => {
+                super::binary::decode_long_data(body)?;
+                Command::LongData(body)
+            }
+            com::STMT_CLOSE => Command::StmtClose(super::binary::statement_id(body)?),
+            com::STMT_RESET => Command::StmtReset(super::binary::statement_id(body)?),
+            com::STMT_FETCH => {
+                let (id, rows) = super::binary::decode_fetch(body)?;
+                Command::Fetch { id, rows }
+            }
             other => Command::Other(other, body),
         })
     }
@@ -158,7 +206,20 @@ mod tests {
         );
         assert_eq!(
             Command::decode(&[0x16, b'x'], caps).expect("test vector"),
-            Command::Other(0x16, b"x")
+            Command::Prepare(b"x")
+        );
+        assert_eq!(
+            Command::decode(&[0x19, 7, 0, 0, 0], caps).expect("test vector"),
+            Command::StmtClose(7)
+        );
+        assert!(Command::decode(&[0x19, 7, 0], caps).is_err());
+        assert_eq!(
+            Command::decode(&[0x1c, 1, 0, 0, 0, 5, 0, 0, 0], caps).expect("test vector"),
+            Command::Fetch { id: 1, rows: 5 }
+        );
+        assert_eq!(
+            Command::decode(&[0x20, b'x'], caps).expect("test vector"),
+            Command::Other(0x20, b"x")
         );
         assert!(Command::decode(&[], caps).is_err());
         assert!(Command::decode(&[0x1b, 1], caps).is_err());

@@ -55,6 +55,8 @@ table! {
     UNKNOWN_QUERY = 101, "HY000", "I haven't learnt how to handle that query";
     /// More clients than `--max-connections`, or no descriptor left.
     ER_CON_COUNT_ERROR = 1040, "08004", "Too many connections";
+    /// A per-connection memory limit reached (prepared statements' text and long data).
+    ER_OUT_OF_RESOURCES = 1041, "HY000", "Out of memory";
     /// A handshake response that cannot be decoded.
     ER_HANDSHAKE_ERROR = 1043, "08S01", "Bad handshake";
     /// A login refused.
@@ -84,8 +86,15 @@ table! {
     ER_WARN_ALLOWED_PACKET_OVERFLOWED = 1301, "HY000", "Result was larger than max_allowed_packet";
     /// A query stopped part-way, as KILL QUERY stops one.
     ER_QUERY_INTERRUPTED = 1317, "70100", "Query execution was interrupted";
+    /// A prepared statement of more than 65,535 placeholders.
+    ER_PS_MANY_PARAM = 1390, "HY000", "Prepared statement contains too many placeholders";
+    /// COM_STMT_FETCH for a statement whose execution opened no cursor.
+    ER_STMT_HAS_NO_OPEN_CURSOR = 1421, "HY000", "The statement has no open cursor";
     /// More prepared statements than the per-connection limit.
     ER_MAX_PREPARED_STMT_COUNT_REACHED = 1461, "42000", "Can't create more than max_prepared_stmt_count statements";
+    /// An execution whose answer has another number of columns than its
+    /// prepare announced (clients built on libmysql would fail with CR 2057).
+    ER_NEED_REPREPARE = 1615, "HY000", "Prepared statement needs to be re-prepared";
     /// A packet whose contents cannot be decoded.
     ER_MALFORMED_PACKET = 1835, "HY000", "Malformed communication packet";
     /// A plain login under `--require-secure-transport`.

@@ -15,18 +15,21 @@
 //! | `USE db` | OK, database changed |
 //! | anything else | ERR 101 "I haven't learnt how to handle that query" |
 
-use super::canned::Canned;
+use super::canned::CannedSet;
+use super::reply::{Answer, Cell, ErrReply, Reply};
 use super::session::Session;
 use super::sql::{self, Tok, Token};
 use super::value::Value;
 use super::vars::{self, ServerFacts};
-use super::{Outcome, Responder};
+use super::{Part, Request, Responder};
 use crate::protocol::command::Command;
 use crate::protocol::consts::{coltype, status};
 use crate::protocol::errcodes as er;
-use crate::protocol::response::{ColumnDef, Encoder, ErrPacket, OkPacket};
+use crate::protocol::response::ColumnDef;
 use crate::stats::Stats;
+use std::borrow::Cow;
 use std::collections::HashSet;
+use std::rc::Rc;
 use std::sync::Arc;
 
 /// The seed's error for anything it does not know.
@@ -42,32 +45,37 @@ pub const DATABASES: usize = 70;
 pub struct Builtin {
     facts: ServerFacts,
     stats: Arc<Stats>,
-    show_databases: Canned,
+    show_databases: Rc<CannedSet>,
+    /// Answer only the drivers' bootstrap ([`is_bootstrap`]) and decline the
+    /// rest: the link before a script in the chain.
+    bootstrap_only: bool,
 }
-
-/// A statement's answer went out as an ERR (a multi-statement query stops there).
-struct Failed;
-
-type Answer = Result<(), Failed>;
 
 impl Builtin {
     /// A built-in responder for a server with these facts.
     pub fn new(facts: ServerFacts, stats: Arc<Stats>) -> Builtin {
-        let show_databases = Canned::new(status::AUTOCOMMIT, |enc, st| {
-            enc.columns(&[ColumnDef::new(b"Database", coltype::VAR_STRING)], st);
-            let mut name = String::with_capacity(8);
-            for i in 1..=DATABASES {
-                name.clear();
-                name.push_str("db_");
-                name.push_str(&i.to_string());
-                enc.row([Some(name.as_bytes())]);
-            }
-            enc.end(0, st);
-        });
+        let rows = (1..=DATABASES)
+            .map(|i| vec![Cell::Bytes(Cow::Owned(format!("db_{i}").into_bytes()))])
+            .collect();
+        let columns = vec![ColumnDef::new(b"Database", coltype::VAR_STRING)];
+        // invariant: text cells always fit a VAR_STRING column
+        let show_databases = Rc::new(
+            CannedSet::new(columns, rows, status::AUTOCOMMIT).expect("text cells fit VAR_STRING"),
+        );
         Builtin {
             facts,
             stats,
             show_databases,
+            bootstrap_only: false,
+        }
+    }
+
+    /// A responder that answers only what drivers send on their own when
+    /// they connect ([`is_bootstrap`]) and declines everything else.
+    pub fn bootstrap(facts: ServerFacts, stats: Arc<Stats>) -> Builtin {
+        Builtin {
+            bootstrap_only: true,
+            ..Builtin::new(facts, stats)
         }
     }
 
@@ -76,125 +84,59 @@ impl Builtin {
         &self.facts
     }
 
-    /// Answers a COM_QUERY: each statement of a multi-statement query in turn,
-    /// with SERVER_MORE_RESULTS_EXISTS on all but the last; an error ends it.
-    /// A long list pauses once the encoder says so ([`Outcome::resume_at`]).
-    pub fn query(&mut self, s: &mut Session, sql: &[u8], enc: &mut Encoder<'_>) -> Outcome {
-        if !(s.multi_statements && sql.contains(&b';')) {
-            self.stats.statements.add(1);
-            let Ok(text) = std::str::from_utf8(sql) else {
-                let _ = unknown(enc);
-                return Outcome::default();
-            };
-            let _ = self.statement(s, text.trim().trim_end_matches(';'), enc, false);
-            return Outcome::default();
-        }
-        let first = sql::next_statement(sql, 0);
-        if first.is_none() {
-            let _ = empty_query(enc);
-            return Outcome::default();
-        }
-        self.statements(s, sql, first, enc)
+    /// Answers one statement of a COM_QUERY (the server splits
+    /// multi-statement queries); `Decline` for what it does not know.
+    pub fn query(&mut self, s: &mut Session, sql: &[u8]) -> Reply {
+        self.stats.statements.add(1);
+        let Ok(text) = std::str::from_utf8(sql) else {
+            return Reply::Decline;
+        };
+        self.statement(s, text.trim().trim_end_matches(';').trim_end())
     }
 
-    /// Answers the statements of a multi-statement list from `cur` on.
-    fn statements<'q>(
-        &mut self,
-        s: &mut Session,
-        sql: &'q [u8],
-        mut cur: Option<(&'q [u8], usize)>,
-        enc: &mut Encoder<'_>,
-    ) -> Outcome {
-        while let Some((stmt, next)) = cur {
-            let after = sql::next_statement(sql, next);
-            self.stats.statements.add(1);
-            let answered = match std::str::from_utf8(stmt) {
-                Ok(text) => self.statement(s, text, enc, after.is_some()),
-                Err(_) => unknown(enc),
-            };
-            if answered.is_err() {
-                break;
-            }
-            cur = after;
-            if cur.is_some() && enc.should_pause() {
-                return Outcome {
-                    resume_at: Some(next),
-                    ..Outcome::default()
-                };
-            }
-        }
-        Outcome::default()
-    }
-
-    /// Continues a multi-statement list that paused at byte `at` of its text.
-    pub fn resume_query(
-        &mut self,
-        s: &mut Session,
-        sql: &[u8],
-        at: usize,
-        enc: &mut Encoder<'_>,
-    ) -> Outcome {
-        let cur = sql::next_statement(sql, at);
-        self.statements(s, sql, cur, enc)
-    }
-
-    fn statement(
-        &mut self,
-        s: &mut Session,
-        sql: &str,
-        enc: &mut Encoder<'_>,
-        more: bool,
-    ) -> Answer {
-        let st = s.status() | if more { status::MORE_RESULTS_EXISTS } else { 0 };
+    fn statement(&mut self, s: &mut Session, sql: &str) -> Reply {
         // The seed's query as drivers and load tests send it: straight to the
         // pre-encoded answer, without tokenizing (no allocation on this path).
         if sql.eq_ignore_ascii_case("SHOW DATABASES") || sql.eq_ignore_ascii_case("SHOW SCHEMAS") {
-            let _ = self.show_databases.write(enc, st); // invariant: both framings built in new()
-            return Ok(());
+            return Reply::Canned(self.show_databases.clone());
         }
         let Ok(toks) = sql::tokenize(sql) else {
-            return syntax_error(enc);
+            // an unterminated quote: not a statement the built-in answers know
+            return Reply::Decline;
         };
         let kinds: Vec<&Tok<'_>> = toks.iter().map(|t| &t.kind).collect();
         match kinds.as_slice() {
-            [] => empty_query(enc),
-            [k, ..] if k.is("SELECT") => self.select(s, sql, &toks[1..], enc, st),
-            [k, rest @ ..] if k.is("SHOW") => self.show(s, rest, enc, st),
-            [k, ..] if k.is("SET") => self.set(s, &toks[1..], enc, more),
+            [] => Reply::err(er::ER_EMPTY_QUERY),
+            [k, ..] if k.is("SELECT") => self.select(s, sql, &toks[1..]),
+            [k, rest @ ..] if k.is("SHOW") => self.show(s, rest),
+            [k, ..] if k.is("SET") => self.set(s, &toks[1..]),
             [k, db] if k.is("USE") => match name_of(db) {
                 Some(name) => {
                     s.set_database(Some(name));
-                    ok(enc, s, more)
+                    Reply::ok()
                 }
-                None => unknown(enc),
+                None => Reply::Decline,
             },
             [k, rest @ ..]
                 if k.is("BEGIN")
                     && (rest.is_empty() || (rest.len() == 1 && rest[0].is("WORK"))) =>
             {
                 s.in_transaction = true;
-                ok(enc, s, more)
+                Reply::ok()
             }
             [k, t, ..] if k.is("START") && t.is("TRANSACTION") => {
                 s.in_transaction = true;
-                ok(enc, s, more)
+                Reply::ok()
             }
             [k, ..] if k.is("COMMIT") || k.is("ROLLBACK") => {
                 s.in_transaction = false;
-                ok(enc, s, more)
+                Reply::ok()
             }
-            _ => unknown(enc),
+            _ => Reply::Decline,
         }
     }
 
-    fn select(
-        &mut self,
-        s: &Session,
-        sql: &str,
-        items: &[Token<'_>],
-        enc: &mut Encoder<'_>,
-        st: u16,
-    ) -> Answer {
+    fn select(&mut self, s: &Session, sql: &str, items: &[Token<'_>]) -> Reply {
         let mut cols: Vec<ColumnDef> = Vec::new();
         let mut vals: Vec<Value> = Vec::new();
         let mut i = 0;
@@ -205,16 +147,16 @@ impl Builtin {
         let mut row_bytes = 0usize;
         loop {
             let Some(t) = items.get(i) else {
-                return unknown(enc);
+                return Reply::Decline;
             };
             if cols.len() == MAX_SELECT_ITEMS {
-                return ErrPacket::new(1117, "HY000", b"Too many columns").send(enc);
+                return Reply::err(er::ER_TOO_MANY_FIELDS);
             }
             let (first, start) = (i, t.start);
             let (v, next) = match self.expr(s, items, i) {
                 Ok(Some(x)) => x,
-                Ok(None) => return unknown(enc),
-                Err(e) => return e.send(enc),
+                Ok(None) => return Reply::Decline,
+                Err(e) => return e.reply(),
             };
             let end = items[next - 1].end; // invariant: expr consumed at least one token
             i = next;
@@ -228,7 +170,7 @@ impl Builtin {
                 i += 1;
                 match items.get(i).and_then(|t| alias_of(&t.kind)) {
                     Some(a) => name = a,
-                    None => return unknown(enc),
+                    None => return Reply::Decline,
                 }
                 i += 1;
             } else if let Some(a) = items.get(i).and_then(|t| bare_alias_of(&t.kind)) {
@@ -252,9 +194,7 @@ impl Builtin {
                     "Result of SELECT was larger than max_allowed_packet ({}) - not sent",
                     self.facts.max_packet
                 );
-                return er::ER_WARN_ALLOWED_PACKET_OVERFLOWED
-                    .with(msg.as_bytes())
-                    .send(enc);
+                return Reply::err_with(er::ER_WARN_ALLOWED_PACKET_OVERFLOWED, msg.into_bytes());
             }
             cols.push(c);
             vals.push(v);
@@ -265,36 +205,30 @@ impl Builtin {
                     if items.get(i + 1).is_some_and(|t| t.kind.is("DUAL")) {
                         i += 2;
                     } else {
-                        return unknown(enc);
+                        return Reply::Decline;
                     }
                     match parse_limit(&items[i..]) {
                         Some(l) => limit = l,
-                        None => return unknown(enc),
+                        None => return Reply::Decline,
                     }
                     break;
                 }
                 Some(k) if k.is("LIMIT") => {
                     match parse_limit(&items[i..]) {
                         Some(l) => limit = l,
-                        None => return unknown(enc),
+                        None => return Reply::Decline,
                     }
                     break;
                 }
-                Some(_) => return unknown(enc),
+                Some(_) => return Reply::Decline,
             }
         }
-        enc.columns(&cols, st);
-        if limit != Some(0) {
-            let mut scratch: Vec<String> = vec![String::new(); vals.len()];
-            let cells: Vec<Option<&[u8]>> = vals
-                .iter()
-                .zip(scratch.iter_mut())
-                .map(|(v, sc)| v.text(sc))
-                .collect();
-            enc.row(cells);
-        }
-        enc.end(0, st);
-        Ok(())
+        let rows = if limit == Some(0) {
+            Vec::new()
+        } else {
+            vec![vals.into_iter().map(Value::into_cell).collect()]
+        };
+        Reply::rows(cols, rows)
     }
 
     /// Evaluates the expression at `items[i]`; returns the value and the index
@@ -363,7 +297,7 @@ impl Builtin {
         })
     }
 
-    fn show(&mut self, s: &Session, rest: &[&Tok<'_>], enc: &mut Encoder<'_>, st: u16) -> Answer {
+    fn show(&mut self, s: &Session, rest: &[&Tok<'_>]) -> Reply {
         let (global, rest) = match rest.split_first() {
             Some((k, r)) if k.is("GLOBAL") => (true, r),
             Some((k, r)) if k.is("SESSION") || k.is("LOCAL") => (false, r),
@@ -371,49 +305,44 @@ impl Builtin {
         };
         match rest {
             [k] if k.is("DATABASES") || k.is("SCHEMAS") => {
-                // invariant: built with both framings in Builtin::new
-                let _ = self.show_databases.write(enc, st);
-                Ok(())
+                Reply::Canned(self.show_databases.clone())
             }
             [k, filter @ ..] if k.is("VARIABLES") => {
                 let filter = match Filter::parse(filter) {
                     Ok(f) => f,
-                    Err(e) => return e.send(enc),
+                    Err(e) => return e.reply(),
                 };
                 let rows = vars::all(global, &self.facts, s);
-                name_value_table(enc, st, rows.iter().filter(|(k, _)| filter.accepts(k)));
-                Ok(())
+                name_value_table(rows.into_iter().filter(|(k, _)| filter.accepts(k)))
             }
             [k, filter @ ..] if k.is("STATUS") => {
                 let filter = match Filter::parse(filter) {
                     Ok(f) => f,
-                    Err(e) => return e.send(enc),
+                    Err(e) => return e.reply(),
                 };
                 let rows = self.status_rows();
-                name_value_table(enc, st, rows.iter().filter(|(k, _)| filter.accepts(k)));
-                Ok(())
+                name_value_table(rows.into_iter().filter(|(k, _)| filter.accepts(k)))
             }
             [k, ..] if k.is("WARNINGS") || k.is("ERRORS") => {
-                let cols = [
+                let cols = vec![
                     ColumnDef::new(b"Level", coltype::VAR_STRING),
                     ColumnDef::new(b"Code", coltype::LONG),
                     ColumnDef::new(b"Message", coltype::VAR_STRING),
                 ];
-                enc.columns(&cols, st);
-                enc.end(0, st);
-                Ok(())
+                Reply::rows(cols, Vec::new())
             }
             [k, ..]
                 if k.is("TABLES")
                     || (k.is("FULL") && rest.get(1).is_some_and(|t| t.is("TABLES"))) =>
             {
                 let Some(db) = s.database.as_deref() else {
-                    return ErrPacket::new(1046, "3D000", b"No database selected").send(enc);
+                    return Reply::err(er::ER_NO_DB_ERROR);
                 };
                 let name = format!("Tables_in_{db}");
-                enc.columns(&[ColumnDef::new(name.as_bytes(), coltype::VAR_STRING)], st);
-                enc.end(0, st);
-                Ok(())
+                Reply::rows(
+                    vec![ColumnDef::new(name.as_bytes(), coltype::VAR_STRING)],
+                    Vec::new(),
+                )
             }
             [k, ..] if k.is("COLLATION") => {
                 let cols = [
@@ -430,8 +359,7 @@ impl Builtin {
                     ["utf8mb4_general_ci", "utf8mb4", "45", "", "Yes", "1"],
                     ["binary", "binary", "63", "Yes", "Yes", "1"],
                 ];
-                text_table(enc, st, &cols, rows.iter().map(|r| r.as_slice()));
-                Ok(())
+                text_table(&cols, rows.iter().map(|r| r.as_slice()))
             }
             [k, c, ..] if k.is("CHARACTER") && c.is("SET") => {
                 let cols = ["Charset", "Description", "Default collation", "Maxlen"];
@@ -441,10 +369,9 @@ impl Builtin {
                     ["utf8mb3", "UTF-8 Unicode", "utf8mb3_general_ci", "3"],
                     ["utf8mb4", "UTF-8 Unicode", "utf8mb4_0900_ai_ci", "4"],
                 ];
-                text_table(enc, st, &cols, rows.iter().map(|r| r.as_slice()));
-                Ok(())
+                text_table(&cols, rows.iter().map(|r| r.as_slice()))
             }
-            _ => unknown(enc),
+            _ => Reply::Decline,
         }
     }
 
@@ -469,22 +396,16 @@ impl Builtin {
         rows
     }
 
-    fn set(
-        &mut self,
-        s: &mut Session,
-        toks: &[Token<'_>],
-        enc: &mut Encoder<'_>,
-        more: bool,
-    ) -> Answer {
+    fn set(&mut self, s: &mut Session, toks: &[Token<'_>]) -> Reply {
         if is_cut(toks) {
             // Longer than any SET we could carry out: refused before any of
             // it is applied.
-            return SqlError::too_long().send(enc);
+            return SqlError::too_long().reply();
         }
         if let Err(e) = self.assign(s, toks) {
-            return e.send(enc);
+            return e.reply();
         }
-        ok(enc, s, more)
+        Reply::ok()
     }
 
     /// Carries out a SET list in order; an error stops it there (earlier
@@ -659,6 +580,67 @@ pub fn is_session_setting(sql: &[u8]) -> bool {
         })
 }
 
+/// True for what drivers send on their own when they connect, which the
+/// server answers before a script sees it (unless `--lua-all-queries`): a
+/// session setting ([`is_session_setting`]), a read of system variables only
+/// (`SELECT @@a, @@session.b AS b … [LIMIT n]`: the Rust `mysql` crate,
+/// Connector/J, the mysql CLI's `@@version_comment`), and `SHOW VARIABLES`.
+pub fn is_bootstrap(sql: &[u8]) -> bool {
+    let Ok(text) = std::str::from_utf8(sql) else {
+        return false;
+    };
+    // Every query of a script's connection comes here: look at the first
+    // token before cutting the whole text into tokens.
+    let first = sql::Lexer::new(text).next().and_then(Result::ok);
+    let Some(first) = first else { return false };
+    if first.kind.is("SET") {
+        return is_session_setting(sql);
+    }
+    if !(first.kind.is("SELECT") || first.kind.is("SHOW")) {
+        return false;
+    }
+    let Ok(toks) = sql::tokenize(text.trim().trim_end_matches(';')) else {
+        return false;
+    };
+    let k: Vec<&Tok<'_>> = toks.iter().map(|t| &t.kind).collect();
+    match k.as_slice() {
+        [s, rest @ ..] if s.is("SHOW") => match rest {
+            [g, v, ..] if (g.is("GLOBAL") || g.is("SESSION")) && v.is("VARIABLES") => true,
+            [v, ..] => v.is("VARIABLES"),
+            [] => false,
+        },
+        [_, items @ ..] => variable_items(items),
+        [] => false,
+    }
+}
+
+/// `@@a [AS x], @@b … [LIMIT n]`: system variables only.
+fn variable_items(k: &[&Tok<'_>]) -> bool {
+    let mut i = 0;
+    loop {
+        if !matches!(k.get(i), Some(Tok::SysVar(..))) {
+            return false;
+        }
+        i += 1;
+        if k.get(i).is_some_and(|t| t.is("AS")) {
+            i += 2;
+        } else if k
+            .get(i)
+            .is_some_and(|t| matches!(t, Tok::Word(w) if !w.eq_ignore_ascii_case("LIMIT")))
+        {
+            i += 1;
+        }
+        match k.get(i) {
+            None => return true,
+            Some(Tok::Punct(b',')) => i += 1,
+            Some(l) if l.is("LIMIT") => {
+                return matches!(k.get(i + 1..), Some([Tok::Number(_)]));
+            }
+            Some(_) => return false,
+        }
+    }
+}
+
 /// Splits a SET list at commas outside parentheses
 /// (`sql_mode = CONCAT(@@sql_mode, ',X'), autocommit = 1` is two assignments).
 fn split_top_level<'t, 'a>(toks: &'t [Token<'a>]) -> Vec<&'t [Token<'a>]> {
@@ -728,33 +710,31 @@ fn default_collation(cs: &str) -> String {
 }
 
 impl Responder for Builtin {
-    fn command(&mut self, s: &mut Session, payload: &[u8], enc: &mut Encoder<'_>) -> Outcome {
-        let cmd = match Command::decode(payload, s.capabilities) {
-            Ok(c) => c,
-            Err(_) => {
-                let _ = ErrPacket::new(1835, "HY000", b"Malformed communication packet").send(enc);
-                return Outcome::default();
-            }
-        };
-        match cmd {
-            Command::Query(sql) => return self.query(s, sql, enc),
+    fn answer(&mut self, s: &mut Session, req: &Request<'_>) -> Answer {
+        if self.bootstrap_only {
+            return match req.command {
+                Command::Query(sql) if req.part != Part::Whole && is_bootstrap(sql) => {
+                    self.query(s, sql).into()
+                }
+                _ => Answer::decline(),
+            };
+        }
+        let reply = match req.command {
+            Command::Query(_) if req.part == Part::Whole => Reply::Decline,
+            Command::Query(sql) => self.query(s, sql),
             Command::InitDb(db) => {
                 s.set_database(Some(String::from_utf8_lossy(db).into_owned()));
-                let _ = ok(enc, s, false);
+                Reply::ok()
             }
-            Command::Ping | Command::ResetConnection => {
-                if matches!(cmd, Command::ResetConnection) {
-                    s.reset();
-                }
-                let _ = ok(enc, s, false);
+            Command::Ping => Reply::ok(),
+            Command::ResetConnection => {
+                s.reset();
+                Reply::ok()
             }
+            Command::SetOption(v) if *v > 1 => Reply::err(er::ER_UNKNOWN_COM_ERROR),
             Command::SetOption(v) => {
-                if v > 1 {
-                    let _ = ErrPacket::new(1047, "08S01", b"Unknown command").send(enc);
-                } else {
-                    s.multi_statements = v == 0;
-                    enc.end(0, s.status());
-                }
+                s.multi_statements = *v == 0;
+                Reply::Eof
             }
             Command::Statistics => {
                 let st = &self.stats;
@@ -765,35 +745,18 @@ impl Responder for Builtin {
                     st.open.get(),
                     q as f64 / up as f64
                 );
-                enc.packet(|o| o.extend_from_slice(text.as_bytes()));
+                Reply::Raw(vec![text.into_bytes()])
             }
-            Command::FieldList { .. } => {
-                // No tables exist: an empty column list, ended as the client expects.
-                enc.end(0, s.status());
-            }
-            Command::Quit | Command::ChangeUser(_) => {}
-            Command::Other(..) => {
-                let _ = ErrPacket::new(1047, "08S01", b"Unknown command").send(enc);
-            }
-        }
-        Outcome::default()
+            // No tables exist: an empty column list, ended as the client expects.
+            Command::FieldList { .. } => Reply::Eof,
+            Command::Quit => Reply::Nothing,
+            _ => Reply::Decline,
+        };
+        reply.into()
     }
 
     fn listening(&mut self, addr: std::net::SocketAddr) {
         self.facts.port = addr.port();
-    }
-
-    fn resume(
-        &mut self,
-        s: &mut Session,
-        payload: &[u8],
-        at: usize,
-        enc: &mut Encoder<'_>,
-    ) -> Outcome {
-        match Command::decode(payload, s.capabilities) {
-            Ok(Command::Query(sql)) => self.resume_query(s, sql, at, enc),
-            _ => Outcome::default(),
-        }
     }
 }
 
@@ -833,42 +796,13 @@ impl SqlError {
         }
     }
 
-    fn send(&self, enc: &mut Encoder<'_>) -> Answer {
-        ErrPacket::new(self.code, self.state, self.message.as_bytes()).send(enc)
+    fn reply(self) -> Reply {
+        Reply::Err(ErrReply {
+            code: self.code,
+            sqlstate: Cow::Borrowed(self.state),
+            message: Cow::Owned(self.message.into_bytes()),
+        })
     }
-}
-
-trait Send_ {
-    fn send(&self, enc: &mut Encoder<'_>) -> Answer;
-}
-
-impl Send_ for ErrPacket<'_> {
-    fn send(&self, enc: &mut Encoder<'_>) -> Answer {
-        enc.err(self);
-        Err(Failed)
-    }
-}
-
-fn unknown(enc: &mut Encoder<'_>) -> Answer {
-    ErrPacket::new(UNKNOWN_QUERY_CODE, "HY000", UNKNOWN_QUERY_MSG.as_bytes()).send(enc)
-}
-
-/// The built-in answers know only a few shapes; a statement we cannot even cut
-/// into tokens (an unterminated quote) gets the same answer as an unknown one.
-fn syntax_error(enc: &mut Encoder<'_>) -> Answer {
-    unknown(enc)
-}
-
-fn empty_query(enc: &mut Encoder<'_>) -> Answer {
-    ErrPacket::new(1065, "42000", b"Query was empty").send(enc)
-}
-
-fn ok(enc: &mut Encoder<'_>, s: &Session, more: bool) -> Answer {
-    enc.ok(&OkPacket {
-        status: s.status() | if more { status::MORE_RESULTS_EXISTS } else { 0 },
-        ..OkPacket::default()
-    });
-    Ok(())
 }
 
 fn number(n: &str) -> Value {
@@ -1010,35 +944,33 @@ impl Filter {
     }
 }
 
-fn name_value_table<'r>(
-    enc: &mut Encoder<'_>,
-    st: u16,
-    rows: impl Iterator<Item = &'r (String, String)>,
-) {
-    let cols = [
+fn name_value_table(rows: impl Iterator<Item = (String, String)>) -> Reply {
+    let cols = vec![
         ColumnDef::new(b"Variable_name", coltype::VAR_STRING),
         ColumnDef::new(b"Value", coltype::VAR_STRING),
     ];
-    enc.columns(&cols, st);
-    for (k, v) in rows {
-        enc.row([Some(k.as_bytes()), Some(v.as_bytes())]);
-    }
-    enc.end(0, st);
+    let rows = rows
+        .map(|(k, v)| {
+            vec![
+                Cell::Bytes(Cow::Owned(k.into_bytes())),
+                Cell::Bytes(Cow::Owned(v.into_bytes())),
+            ]
+        })
+        .collect();
+    Reply::rows(cols, rows)
 }
 
-fn text_table<'r>(
-    enc: &mut Encoder<'_>,
-    st: u16,
-    cols: &[&str],
-    rows: impl Iterator<Item = &'r [&'r str]>,
-) {
+fn text_table<'r>(cols: &[&str], rows: impl Iterator<Item = &'r [&'r str]>) -> Reply {
     let defs: Vec<ColumnDef> = cols
         .iter()
         .map(|c| ColumnDef::new(c.as_bytes(), coltype::VAR_STRING))
         .collect();
-    enc.columns(&defs, st);
-    for r in rows {
-        enc.row(r.iter().map(|c| Some(c.as_bytes())));
-    }
-    enc.end(0, st);
+    let rows = rows
+        .map(|r| {
+            r.iter()
+                .map(|c| Cell::Bytes(Cow::Owned(c.as_bytes().to_vec())))
+                .collect()
+        })
+        .collect();
+    Reply::rows(defs, rows)
 }

@@ -6,9 +6,11 @@
 //! status or the sequence position differs are the recorded bytes patched after
 //! the copy.
 
+use super::reply::{Cell, CellError, RowFormat, RowSink, RowSource};
 use crate::protocol::consts::cap;
 use crate::protocol::packet::{self, HEADER_LEN};
-use crate::protocol::response::{is_eof, Encoder};
+use crate::protocol::response::{is_eof, ColumnDef, Encoder};
+use std::rc::Rc;
 
 /// One framing of a canned answer.
 #[derive(Debug, Clone)]
@@ -48,8 +50,8 @@ pub struct Canned {
 impl Canned {
     /// Encodes the answer written by `f` (called once per framing) with status
     /// flags `status`.
-    pub fn new(status: u16, f: impl Fn(&mut Encoder<'_>, u16)) -> Canned {
-        let make = |caps: u32| {
+    pub fn new(status: u16, mut f: impl FnMut(&mut Encoder<'_>, u16)) -> Canned {
+        let mut make = |caps: u32| {
             let mut bytes = Vec::new();
             let mut enc = Encoder::new(&mut bytes, 1, caps);
             f(&mut enc, status);
@@ -117,6 +119,82 @@ impl Canned {
         }
         enc.seq = next;
         true
+    }
+}
+
+/// A resultset that never changes, kept twice: as data (its columns and
+/// rows, for binary rows and for a prepared statement's column definitions)
+/// and pre-encoded as text rows in both framings (copied to every COM_QUERY
+/// that asks for it).
+#[derive(Debug)]
+pub struct CannedSet {
+    /// Column definitions.
+    pub columns: Vec<ColumnDef>,
+    /// The rows as data.
+    pub rows: Vec<Vec<Cell>>,
+    /// The text-protocol encoding.
+    pub text: Canned,
+}
+
+impl CannedSet {
+    /// Encodes `rows` of `columns` once, with status flags `status` (patched
+    /// when a session's differ). An error when a cell does not fit its column.
+    pub fn new(
+        columns: Vec<ColumnDef>,
+        rows: Vec<Vec<Cell>>,
+        status: u16,
+    ) -> Result<CannedSet, CellError> {
+        let types = crate::server::encode::column_types(&columns);
+        let decimals: Vec<u8> = columns.iter().map(|c| c.decimals).collect();
+        let mut failed = None;
+        let text = Canned::new(status, |enc, st| {
+            enc.columns(&columns, st);
+            let mut sink = RowSink::new(enc, RowFormat::Text, &types, &decimals, u64::MAX);
+            for row in &rows {
+                if let Err(e) =
+                    sink.row(|c| row.iter().try_for_each(|cell| c.value(&cell.as_value())))
+                {
+                    failed = Some(e);
+                    return;
+                }
+            }
+            enc.end(0, st);
+        });
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(CannedSet {
+                columns,
+                rows,
+                text,
+            }),
+        }
+    }
+}
+
+/// The rows of a [`CannedSet`], pulled one by one (binary rows).
+#[derive(Debug)]
+pub struct SharedRows {
+    set: Rc<CannedSet>,
+    next: usize,
+}
+
+impl SharedRows {
+    /// The set's rows from the first.
+    pub fn new(set: Rc<CannedSet>) -> SharedRows {
+        SharedRows { set, next: 0 }
+    }
+}
+
+impl RowSource for SharedRows {
+    fn write_rows(&mut self, sink: &mut RowSink<'_, '_>) -> Result<bool, CellError> {
+        while let Some(row) = self.set.rows.get(self.next) {
+            if sink.should_pause() {
+                return Ok(false);
+            }
+            sink.row(|c| row.iter().try_for_each(|cell| c.value(&cell.as_value())))?;
+            self.next += 1;
+        }
+        Ok(true)
     }
 }
 

@@ -1,12 +1,17 @@
 //! Responders: what answers a client. The server owns the protocol mechanics
-//! (framing, login, sequence ids); a responder decides the content.
+//! (framing, login, sequence ids, prepared statements' bookkeeping); a
+//! responder decides the content, as data ([`reply::Answer`]), and may
+//! decline so that the next one in the [`chain::Chain`] decides.
 //!
 //! - [`builtin::Builtin`]: the seed's answers plus what real drivers ask on connect.
+//! - [`lua::LuaResponder`]: a MySQL Proxy script.
+//! - [`chain::Chain`]: asks each in turn; the last word is the unknown-query ERR.
 //!
 //! Responders run on the event-loop thread and must never block.
 
 pub mod builtin;
 pub mod canned;
+pub mod chain;
 #[cfg(feature = "lua")]
 pub mod lua;
 pub mod params;
@@ -16,10 +21,11 @@ pub mod sql;
 pub mod value;
 pub mod vars;
 
+use crate::protocol::binary::{BinValue, ParamType};
+use crate::protocol::command::Command;
 use crate::protocol::handshake::HandshakeResponse41;
-use crate::protocol::response::Encoder;
+pub use reply::{Answer, Reply};
 pub use session::{Peer, Session};
-use std::time::Duration;
 
 /// A responder's verdict on a login, taken before the server's own checks.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,24 +45,76 @@ pub enum AuthDecision {
     },
 }
 
-/// What the server does after a command was answered.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Outcome {
-    /// Close the connection once the answer is sent.
-    pub close: bool,
-    /// Hold the answer back this long before sending it (timer, never a sleep).
-    pub delay: Option<Duration>,
-    /// The answer asked for a LOAD DATA LOCAL INFILE file: read the client's
-    /// data packets until an empty one, then answer OK.
-    pub local_infile: bool,
-    /// The answer is not finished: it paused (the encoder's
-    /// [`Encoder::should_pause`]) with the statements from this byte offset
-    /// of the command's payload still to answer. The server sends what was
-    /// written, and once the client has read it calls [`Responder::resume`]
-    /// with the same payload and this offset. Nothing else from the client is
-    /// read in between, so one command's answer is held to the write
-    /// high-water mark plus one statement's answer, however long the list.
-    pub resume_at: Option<usize>,
+/// Which part of a COM_QUERY a request is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    /// The whole query, of one statement (or not a query at all).
+    Single,
+    /// The whole text of a multi-statement query, before it is split. A
+    /// responder that answers whole queries (a script, which MySQL Proxy showed
+    /// every packet) answers or declines; one that answers statements
+    /// declines, and the server then asks again statement by statement.
+    Whole,
+    /// One statement of a multi-statement query; `last` says no statement
+    /// follows it.
+    Statement {
+        /// No statement follows.
+        last: bool,
+    },
+}
+
+/// A prepared statement's execution (or its dry run at prepare time), as
+/// responders see it beside the substituted query text.
+#[derive(Debug, Clone, Copy)]
+pub struct Execution<'a> {
+    /// The statement id the client uses.
+    pub id: u32,
+    /// The statement's text, with its `?` placeholders.
+    pub text: &'a [u8],
+    /// The parameters' types (empty at prepare time).
+    pub types: &'a [ParamType],
+    /// The bound values, in placeholder order (empty at prepare time).
+    pub values: &'a [BinValue<'a>],
+}
+
+/// One command to answer.
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    /// The command's payload (`payload[0]` is the command byte). For a
+    /// prepared statement's execution: a COM_QUERY payload carrying the
+    /// statement with its values substituted.
+    pub payload: &'a [u8],
+    /// The payload, decoded once by the server.
+    pub command: &'a Command<'a>,
+    /// Which part of a query this is.
+    pub part: Part,
+    /// Set for a prepared statement's execution, and for its dry run.
+    pub execution: Option<&'a Execution<'a>>,
+    /// A dry run at prepare time: only the answer's columns are used (they are
+    /// announced in PREPARE_OK) and the session changes made are dropped. A
+    /// responder with side effects of its own should skip them.
+    pub describe: bool,
+}
+
+impl<'a> Request<'a> {
+    /// A request for a command as the client sent it.
+    pub fn plain(payload: &'a [u8], command: &'a Command<'a>) -> Request<'a> {
+        Request {
+            payload,
+            command,
+            part: Part::Single,
+            execution: None,
+            describe: false,
+        }
+    }
+
+    /// The query text, for a COM_QUERY (a statement of a list: that statement).
+    pub fn query(&self) -> Option<&'a [u8]> {
+        match self.command {
+            Command::Query(q) => Some(q),
+            _ => None,
+        }
+    }
 }
 
 /// Decides what to answer. One instance serves every connection of a server.
@@ -72,26 +130,17 @@ pub trait Responder {
         AuthDecision::Default
     }
 
-    /// Answers one command-phase packet (`payload[0]` is the command byte),
-    /// writing the answer through `enc` (its sequence ids are already right).
-    /// COM_QUIT reaches here only as a notification (anything written is
-    /// dropped). For COM_CHANGE_USER, writing nothing lets the server
-    /// re-authenticate; an answer written here is sent instead (an OK adopts the
-    /// new user and database).
-    fn command(&mut self, session: &mut Session, payload: &[u8], enc: &mut Encoder<'_>) -> Outcome;
-
-    /// Continues an answer that paused ([`Outcome::resume_at`]): `payload` is
-    /// the command's payload again, `at` the offset the responder gave. The
-    /// encoder carries on the sequence ids where the first part stopped.
-    fn resume(
-        &mut self,
-        _session: &mut Session,
-        _payload: &[u8],
-        _at: usize,
-        _enc: &mut Encoder<'_>,
-    ) -> Outcome {
-        Outcome::default()
-    }
+    /// What to answer to one command, as data; [`Answer::decline`] lets the
+    /// next responder decide. The server encodes the reply in the framing the
+    /// client agreed and the row format the command needs, after this
+    /// returns (so a status change made here, a BEGIN, shows in the answer).
+    ///
+    /// Commands the server handles itself when every responder declines:
+    /// COM_QUIT (the answer is never sent), COM_CHANGE_USER (declined: the
+    /// server re-authenticates; an OK adopts the new user), and the prepared
+    /// statement commands (declined: the server prepares the statement and
+    /// asks again with each execution's substituted text).
+    fn answer(&mut self, session: &mut Session, request: &Request<'_>) -> Answer;
 
     /// The server is listening at `addr` (the bound address: with `--port 0`
     /// the port the kernel chose), before the first client. Variables such as

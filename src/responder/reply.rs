@@ -336,6 +336,15 @@ pub struct ErrReply {
 }
 
 impl ErrReply {
+    /// An error with any code, state and message (a script's or a rule's).
+    pub fn new(code: u16, sqlstate: &str, message: &[u8]) -> ErrReply {
+        ErrReply {
+            code,
+            sqlstate: Cow::Owned(sqlstate.to_string()),
+            message: Cow::Owned(message.to_vec()),
+        }
+    }
+
     /// An error from the table with its standard message.
     pub fn standard(e: crate::protocol::errcodes::MysqlError) -> ErrReply {
         ErrReply {
@@ -389,6 +398,12 @@ pub enum Reply {
     Err(ErrReply),
     /// A resultset.
     Rows(ResultSet),
+    /// A resultset encoded once and copied to every connection (text rows);
+    /// binary rows are encoded from its data.
+    Canned(std::rc::Rc<super::canned::CannedSet>),
+    /// The end of an empty list: an EOF packet (OK with DEPRECATE_EOF), as
+    /// COM_SET_OPTION and COM_FIELD_LIST are answered.
+    Eof,
     /// Payloads to send as they are, each framed and numbered by the server
     /// (a script's RAW answer).
     Raw(Vec<Vec<u8>>),
@@ -409,6 +424,34 @@ impl Reply {
     /// An error from the table with its standard message.
     pub fn err(e: crate::protocol::errcodes::MysqlError) -> Reply {
         Reply::Err(ErrReply::standard(e))
+    }
+
+    /// An error from the table with another message.
+    pub fn err_with(
+        e: crate::protocol::errcodes::MysqlError,
+        message: impl Into<Cow<'static, [u8]>>,
+    ) -> Reply {
+        Reply::Err(ErrReply::with(e, message))
+    }
+
+    /// A resultset of rows built in code.
+    pub fn rows(columns: Vec<ColumnDef>, rows: Vec<Vec<Cell>>) -> Reply {
+        Reply::Rows(ResultSet {
+            columns,
+            rows: Box::new(OwnedRows::new(rows)),
+            warnings: 0,
+        })
+    }
+
+    /// The columns an execution of this reply would announce (for a
+    /// prepared statement's PREPARE_OK): those of its first resultset.
+    pub fn columns(&self) -> Option<&[ColumnDef]> {
+        match self {
+            Reply::Rows(rs) => Some(&rs.columns),
+            Reply::Canned(c) => Some(&c.columns),
+            Reply::Multi(list) => list.first().and_then(Reply::columns),
+            _ => None,
+        }
     }
 }
 

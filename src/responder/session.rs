@@ -91,7 +91,7 @@ impl VarError {
 /// and [`MAX_VAR_NAME_CHARS`]. A map, so that a SET of many variables costs
 /// one lookup each (a list searched per item made `SET @v0=1,…,@v99999=1`
 /// take 12 s).
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Vars {
     map: HashMap<String, Value>,
     /// Bytes of names and values held.
@@ -196,7 +196,7 @@ impl fmt::Display for Peer {
 }
 
 /// Per-connection state visible to responders.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Session {
     /// Connection id (the greeting's thread id).
     pub id: u32,

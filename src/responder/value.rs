@@ -66,6 +66,19 @@ impl Value {
         }
     }
 
+    /// The value as a resultset cell.
+    pub fn into_cell(self) -> crate::responder::reply::Cell {
+        use crate::responder::reply::Cell;
+        match self {
+            Value::Null => Cell::Null,
+            Value::Int(i) => Cell::Int(i),
+            Value::UInt(u) => Cell::UInt(u),
+            Value::Decimal(d) => Cell::Bytes(Cow::Owned(d.into_bytes())),
+            Value::Str(Cow::Borrowed(s)) => Cell::Bytes(Cow::Borrowed(s.as_bytes())),
+            Value::Str(Cow::Owned(s)) => Cell::Bytes(Cow::Owned(s.into_bytes())),
+        }
+    }
+
     /// The value as SHOW VARIABLES prints it.
     pub fn to_text(&self) -> String {
         match self {

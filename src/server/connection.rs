@@ -12,6 +12,9 @@
 //! COM_CHANGE_USER goes from Command through AuthSwitch (when the plugin differs)
 //! back to Command, or to Closing when the login is refused (as MySQL does).
 
+mod commands;
+mod prepared;
+
 use crate::config::Config;
 use crate::limits;
 use crate::protocol::command::{ChangeUser, Command};
@@ -21,12 +24,15 @@ use crate::protocol::handshake::{self, HandshakeResponse41, HandshakeV10};
 use crate::protocol::packet;
 use crate::protocol::response::{Encoder, ErrPacket, OkPacket};
 use crate::protocol::{auth, Error as ProtoError};
-use crate::responder::{AuthDecision, Outcome, Responder, Session};
+use crate::responder::reply::{Reply, RowFormat};
+use crate::responder::{AuthDecision, Request, Responder, Session};
+use crate::server::encode::PausedRows;
+use crate::server::statements::Statements;
 use crate::stats::Stats;
 use log::{debug, error};
 use std::borrow::Cow;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// Capabilities understudy offers in its own greeting.
 pub const SERVER_CAPABILITIES: u32 = cap::LONG_PASSWORD
@@ -79,34 +85,41 @@ pub struct Ctx<'a> {
     pub now: Instant,
 }
 
-/// A connection's protocol state.
+/// A connection's protocol state. The loop reads it through methods and
+/// changes it only through [`Connection::on_input`], [`Connection::resume`],
+/// the timeouts, [`Connection::close`] and [`Connection::release_hold`].
 #[derive(Debug)]
 pub struct Connection {
     /// What responders see.
-    pub session: Session,
+    session: Session,
     /// Life-cycle phase.
-    pub phase: Phase,
+    phase: Phase,
     /// Capabilities our greeting promised.
     server_caps: u32,
-    /// Sequence id the next client packet must carry in the connection phase.
+    /// Sequence id the next client packet must carry in the connection
+    /// phase; in the command phase, the id of the next packet of the answer.
     seq: u8,
     /// Output from `hold.1` onward is held back until `hold.0` (a responder
     /// delay; boxed: rare, and idle connections stay small).
-    pub hold: Option<Box<(Instant, usize)>>,
+    hold: Option<Box<(Instant, usize)>>,
     /// Last time a command arrived (for the idle timeout).
-    pub last_active: Instant,
+    last_active: Instant,
     /// An answer that paused at the write high-water mark, to be resumed once
     /// the client has read (boxed: rare, and idle connections stay small).
     pending: Option<Box<Pending>>,
+    /// Prepared statements (none until the first PREPARE).
+    statements: Option<Box<Statements>>,
 }
 
 /// The rest of a command's answer, still to be produced.
 #[derive(Debug)]
 struct Pending {
-    /// The command's payload, as the responder saw it.
+    /// The COM_QUERY payload of a statement list (empty when `next` is None).
     payload: Box<[u8]>,
-    /// Where the responder said to carry on (its own offset into `payload`).
-    at: usize,
+    /// Offset in the query text of the next statement of the list to answer.
+    next: Option<usize>,
+    /// A resultset that paused between rows.
+    rows: Option<Box<PausedRows>>,
     /// The sequence id the next packet of the answer carries.
     seq: u8,
 }
@@ -122,6 +135,7 @@ impl Connection {
             hold: None,
             last_active: now,
             pending: None,
+            statements: None,
         }
     }
 
@@ -130,36 +144,42 @@ impl Connection {
         self.pending.is_some()
     }
 
-    /// Carries on a paused answer (see [`Outcome::resume_at`]), appending to
-    /// `out`; `queued` bytes are already waiting to be sent.
-    pub fn resume(&mut self, queued: usize, ctx: &mut Ctx<'_>, out: &mut Vec<u8>) {
-        let Some(p) = self.pending.take() else {
-            return;
-        };
-        if self.phase != Phase::Command {
-            return; // closing (shutdown, a timeout): the rest is not wanted
-        }
-        let caps = self.session.capabilities | cap::PROTOCOL_41;
-        let mark = out.len();
-        let room = ctx
-            .config
-            .write_high_water
-            .saturating_sub(queued + out.len());
-        let mut enc = Encoder::new(out, p.seq, caps).bounded(room, ctx.config.max_answer);
-        let id = self.session.id;
-        let outcome = guarded(id, || {
-            ctx.responder
-                .resume(&mut self.session, &p.payload, p.at, &mut enc)
-        });
-        let seq = enc.seq;
-        match outcome {
-            Some(o) => {
-                if let Some(at) = self.after_answer(o, mark, seq, ctx) {
-                    self.pending = Some(Box::new(Pending { at, seq, ..*p }));
-                }
-            }
-            None => self.internal_error(out, mark, p.seq),
-        }
+    /// What responders see of this connection.
+    pub fn session(&self) -> &Session {
+        &self.session
+    }
+
+    /// The life-cycle phase.
+    pub fn phase(&self) -> Phase {
+        self.phase
+    }
+
+    /// Stops the connection: nothing more is read or answered (shutdown, a
+    /// write that failed); what is queued may still be flushed.
+    pub fn close(&mut self) {
+        self.phase = Phase::Closing;
+        self.pending = None;
+    }
+
+    /// An answer held back by a delay: until when, and from which offset of
+    /// the output produced in the same call.
+    pub fn hold(&self) -> Option<(Instant, usize)> {
+        self.hold.as_deref().copied()
+    }
+
+    /// The delay is over: answering goes on.
+    pub fn release_hold(&mut self) {
+        self.hold = None;
+    }
+
+    /// When the last command arrived (the idle deadline counts from it).
+    pub fn last_active(&self) -> Instant {
+        self.last_active
+    }
+
+    /// Prepared statements held.
+    pub fn statement_count(&self) -> usize {
+        self.statements.as_ref().map_or(0, |t| t.len())
     }
 
     /// Writes the greeting: the responder's if it has one (parsed, so that the rest
@@ -495,39 +515,29 @@ impl Connection {
         }
         let cmd = match Command::decode(payload, self.session.capabilities) {
             Ok(c) => c,
-            Err(e) => return self.protocol_error(e, ctx, out),
+            Err(e) => return self.malformed_command(payload, e, ctx, out),
         };
         if log::log_enabled!(log::Level::Debug) {
             debug!("conn {}: {}", self.session.id, describe(&cmd));
         }
-        let caps = self.session.capabilities | cap::PROTOCOL_41;
-        let id = self.session.id;
-        let mark = out.len();
         match cmd {
             Command::Quit => {
-                // The responder hears of it (a script's read_query sees COM_QUIT);
-                // nothing is sent: the client is gone.
-                let mut sink = Vec::new();
-                let mut enc = Encoder::new(&mut sink, 1, caps);
-                let _ = guarded(id, || {
-                    ctx.responder.command(&mut self.session, payload, &mut enc)
-                });
-                debug!("conn {id}: COM_QUIT");
+                // The responders hear of it (a script's read_query sees
+                // COM_QUIT); nothing is sent: the client is gone.
+                let _ = self.ask(&Request::plain(payload, &cmd), ctx, out);
+                debug!("conn {}: COM_QUIT", self.session.id);
                 self.phase = Phase::Closing;
             }
-            Command::ChangeUser(cu) => {
-                // A script may answer COM_CHANGE_USER itself (read_query sees every
-                // command); if nothing is written, the server re-authenticates.
-                let mut enc = Encoder::new(out, self.seq, caps);
-                let answered = guarded(id, || {
-                    ctx.responder.command(&mut self.session, payload, &mut enc)
-                });
-                if answered.is_none() {
-                    return self.internal_error(out, mark, self.seq);
+            Command::ChangeUser(ref cu) => {
+                // A script may answer COM_CHANGE_USER itself; declined, the
+                // server re-authenticates.
+                let Some(answer) = self.ask(&Request::plain(payload, &cmd), ctx, out) else {
+                    return;
+                };
+                if answer.declined() {
+                    return self.on_change_user(cu.clone(), ctx, out);
                 }
-                if out.len() == mark {
-                    self.on_change_user(cu, ctx, out);
-                } else if out.get(mark + packet::HEADER_LEN) == Some(&0x00) {
+                if matches!(answer.reply, Reply::Ok(_)) {
                     // the responder said OK: the new identity stands
                     let s = &mut self.session;
                     s.set_user(String::from_utf8_lossy(cu.username).into_owned());
@@ -536,75 +546,23 @@ impl Connection {
                             .then(|| String::from_utf8_lossy(cu.database).into_owned()),
                     );
                     s.reset();
+                    self.statements = None;
                 }
+                self.emit(answer, RowFormat::Text, false, queued, ctx, out);
             }
-            _ => {
-                let room = ctx
-                    .config
-                    .write_high_water
-                    .saturating_sub(queued + out.len());
-                let mut enc =
-                    Encoder::new(out, self.seq, caps).bounded(room, ctx.config.max_answer);
-                let outcome = guarded(id, || {
-                    ctx.responder.command(&mut self.session, payload, &mut enc)
-                });
-                let seq = enc.seq;
-                match outcome {
-                    Some(o) => {
-                        if let Some(at) = self.after_answer(o, mark, seq, ctx) {
-                            self.pending = Some(Box::new(Pending {
-                                payload: payload.into(),
-                                at,
-                                seq,
-                            }));
-                        }
-                    }
-                    None => self.internal_error(out, mark, self.seq),
-                }
+            Command::Query(sql) => self.query(payload, &cmd, sql, queued, ctx, out),
+            Command::Prepare(sql) => self.prepare(payload, &cmd, sql, queued, ctx, out),
+            Command::Execute(body) => self.execute(payload, &cmd, body, queued, ctx, out),
+            Command::LongData(body) => self.long_data(payload, &cmd, body, ctx, out),
+            Command::StmtClose(id) => self.close_statement(payload, &cmd, id, ctx, out),
+            Command::StmtReset(id) => self.reset_statement(payload, &cmd, id, queued, ctx, out),
+            Command::Fetch { id, rows } => self.fetch(payload, &cmd, id, rows, queued, ctx, out),
+            Command::ResetConnection => {
+                self.statements = None;
+                self.simple(&Request::plain(payload, &cmd), queued, ctx, out)
             }
+            _ => self.simple(&Request::plain(payload, &cmd), queued, ctx, out),
         }
-    }
-
-    /// Follows what a responder asked for around its answer (written to the
-    /// output from `mark` on, with `seq` the next sequence id): close, a delay,
-    /// LOCAL INFILE. Returns where to resume when the answer paused.
-    fn after_answer(
-        &mut self,
-        outcome: Outcome,
-        mark: usize,
-        seq: u8,
-        ctx: &Ctx<'_>,
-    ) -> Option<usize> {
-        if outcome.close {
-            self.phase = Phase::Closing;
-            return None;
-        }
-        if let Some(d) = outcome.delay.filter(|d| *d > Duration::ZERO) {
-            let until = limits::deadline(ctx.now, limits::cap_delay(d));
-            self.hold = Some(Box::new((until, mark)));
-        }
-        if outcome.local_infile {
-            self.seq = seq;
-            self.phase = Phase::LocalInfile { bytes: 0 };
-            return None;
-        }
-        outcome.resume_at
-    }
-
-    /// A responder panicked while answering: whatever it wrote of its answer
-    /// is dropped, the client gets ERR 1105, and the connection closes (its
-    /// state may be half-updated). Every other connection goes on.
-    fn internal_error(&mut self, out: &mut Vec<u8>, mark: usize, seq: u8) {
-        out.truncate(mark);
-        self.pending = None;
-        self.hold = None;
-        self.seq = seq;
-        let caps = self.session.capabilities | cap::PROTOCOL_41;
-        let mut enc = Encoder::new(out, seq, caps);
-        enc.err(&er::ER_UNKNOWN_ERROR.with(
-            b"understudy: internal error while answering this command (see the server log); closing the connection",
-        ));
-        self.phase = Phase::Closing;
     }
 
     fn on_change_user(&mut self, cu: ChangeUser<'_>, ctx: &mut Ctx<'_>, out: &mut Vec<u8>) {
@@ -619,6 +577,7 @@ impl Connection {
             s.charset = c as u8;
         }
         s.reset();
+        self.statements = None;
         let client_plugin = cu.auth_plugin.map_or_else(
             || plugin::NATIVE.to_string(),
             |p| String::from_utf8_lossy(p).into_owned(),
@@ -628,6 +587,32 @@ impl Connection {
             s.id, s.user
         );
         self.check_login(&client_plugin, cu.auth_response, ctx, out);
+    }
+
+    /// A command too short to decode. A prepared-statement command is refused
+    /// and the connection goes on, as MySQL does (CLOSE and SEND_LONG_DATA,
+    /// which are never answered, are dropped); anything else is a protocol
+    /// error that closes the connection.
+    fn malformed_command(
+        &mut self,
+        payload: &[u8],
+        e: ProtoError,
+        ctx: &mut Ctx<'_>,
+        out: &mut Vec<u8>,
+    ) {
+        use crate::protocol::consts::com;
+        match payload.first().copied() {
+            Some(com::STMT_CLOSE | com::STMT_SEND_LONG_DATA) => {
+                debug!("conn {}: {e}: dropped", self.session.id);
+            }
+            Some(com::STMT_EXECUTE | com::STMT_RESET | com::STMT_FETCH) => {
+                debug!("conn {}: {e}", self.session.id);
+                ctx.stats.protocol_errors.add(1);
+                let mut enc = Encoder::new(out, self.seq, self.caps());
+                enc.err(&er::ER_MALFORMED_PACKET.packet());
+            }
+            _ => self.protocol_error(e, ctx, out),
+        }
     }
 
     /// Sends `err` and closes. A client that was greeted without PROTOCOL_41
@@ -730,20 +715,33 @@ pub fn too_many_connections(out: &mut Vec<u8>) {
     enc.err(&er::ER_CON_COUNT_ERROR.packet());
 }
 
-/// One line about a command for the debug log (query text cut at 300 bytes).
+/// Text for the debug log, cut at 300 bytes.
+fn cut(b: &[u8]) -> String {
+    let t = String::from_utf8_lossy(b.get(..300).unwrap_or(b)).into_owned();
+    if b.len() > 300 {
+        format!("{t}... ({} bytes)", b.len())
+    } else {
+        t
+    }
+}
+
+/// One line about a command for the debug log.
 fn describe(cmd: &Command<'_>) -> String {
-    let cut = |b: &[u8]| {
-        let t = String::from_utf8_lossy(&b[..b.len().min(300)]).into_owned();
-        if b.len() > 300 {
-            format!("{t}... ({} bytes)", b.len())
-        } else {
-            t
-        }
-    };
     match cmd {
         Command::Query(q) => format!("COM_QUERY {}", cut(q)),
         Command::InitDb(d) => format!("COM_INIT_DB {}", cut(d)),
         Command::FieldList { table, .. } => format!("COM_FIELD_LIST {}", cut(table)),
+        Command::Prepare(q) => format!("COM_STMT_PREPARE {}", cut(q)),
+        Command::Execute(b) => format!(
+            "COM_STMT_EXECUTE statement {} ({} bytes)",
+            crate::protocol::binary::statement_id(b).unwrap_or(0),
+            b.len()
+        ),
+        Command::LongData(b) => format!(
+            "COM_STMT_SEND_LONG_DATA statement {} ({} bytes)",
+            crate::protocol::binary::statement_id(b).unwrap_or(0),
+            b.len()
+        ),
         Command::Other(c, _) => format!("command 0x{c:02x}"),
         other => format!("{other:?}"),
     }

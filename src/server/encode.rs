@@ -7,7 +7,10 @@ use crate::protocol::binary::ParamType;
 use crate::protocol::consts::{colflag, status as st};
 use crate::protocol::errcodes as er;
 use crate::protocol::response::{ColumnDef, Encoder, ErrPacket, OkPacket};
-use crate::responder::reply::{CellError, ErrReply, Reply, RowFormat, RowSink, RowSource};
+use crate::responder::canned::SharedRows;
+use crate::responder::reply::{
+    CellError, ErrReply, Reply, ResultSet, RowFormat, RowSink, RowSource,
+};
 use std::collections::VecDeque;
 
 /// Rows still to send of a resultset that paused.
@@ -50,6 +53,11 @@ pub struct Written {
     /// The code of the ERR sent, if one was.
     pub error: Option<u16>,
 }
+
+/// What the client is told when an answer that cannot pause (a script's raw
+/// packets) is larger than the per-command budget (`max_answer`).
+pub const ANSWER_TOO_LARGE: &str =
+    "understudy: the answer is larger than the server's per-command limit (max_answer): not sent";
 
 /// Column type and signedness of each column, as binary rows need them.
 pub fn column_types(cols: &[ColumnDef]) -> Vec<ParamType> {
@@ -103,6 +111,68 @@ pub fn resume(enc: &mut Encoder<'_>, mut p: Box<PausedRows>, written: &mut Writt
     encode(enc, Reply::Multi(rest.into()), p.format, base, written)
 }
 
+/// Opens a cursor on a resultset (COM_STMT_EXECUTE with a read-only cursor):
+/// the column definitions and an EOF with SERVER_STATUS_CURSOR_EXISTS go out
+/// now, the rows stay for COM_STMT_FETCH. A reply that is not a resultset is
+/// encoded as usual (`None`).
+pub fn open_cursor(
+    enc: &mut Encoder<'_>,
+    reply: Reply,
+    status: u16,
+    written: &mut Written,
+) -> Option<Box<PausedRows>> {
+    let rs = match reply {
+        Reply::Rows(rs) => rs,
+        Reply::Canned(set) => ResultSet {
+            columns: set.columns.clone(),
+            rows: Box::new(SharedRows::new(set)),
+            warnings: 0,
+        },
+        other => {
+            encode(enc, other, RowFormat::Binary, status, written);
+            return None;
+        }
+    };
+    // classic framing: the EOF after the definitions carries the flag; under
+    // DEPRECATE_EOF an OK-framed EOF says that no rows follow now
+    enc.columns(&rs.columns, status | st::CURSOR_EXISTS);
+    if enc.deprecate_eof() {
+        enc.end(0, status | st::CURSOR_EXISTS);
+    }
+    Some(Box::new(PausedRows {
+        types: column_types(&rs.columns),
+        decimals: rs.columns.iter().map(|c| c.decimals).collect(),
+        rows: rs.rows,
+        format: RowFormat::Binary,
+        warnings: rs.warnings,
+        status,
+        rest: VecDeque::new(),
+    }))
+}
+
+/// COM_STMT_FETCH: up to `n` rows of an open cursor, then an EOF with
+/// SERVER_STATUS_CURSOR_EXISTS, and LAST_ROW_SENT once the rows are done
+/// (true: the cursor is finished). A cell that does not fit ends it with an ERR.
+pub fn fetch(enc: &mut Encoder<'_>, p: &mut PausedRows, n: u32, written: &mut Written) -> bool {
+    let r = {
+        let mut sink = RowSink::new(enc, p.format, &p.types, &p.decimals, u64::from(n));
+        let r = p.rows.write_rows(&mut sink);
+        written.rows += sink.rows();
+        r
+    };
+    match r {
+        Ok(done) => {
+            let last = if done { st::LAST_ROW_SENT } else { 0 };
+            enc.end(p.warnings, p.status | st::CURSOR_EXISTS | last);
+            done
+        }
+        Err(e) => {
+            cell_error(enc, &e, written);
+            true
+        }
+    }
+}
+
 enum One<P> {
     /// Written; go on with the next reply of the list.
     Next,
@@ -142,10 +212,37 @@ fn one(
             One::Stop
         }
         Reply::Raw(packets) => {
+            // a script's packets cannot pause: bounded by the per-command budget
+            let total = packets
+                .iter()
+                .map(Vec::len)
+                .fold(0usize, usize::saturating_add);
+            if total > enc.budget_end().saturating_sub(enc.raw().len()) {
+                let e = ErrReply::with(er::ER_UNKNOWN_ERROR, ANSWER_TOO_LARGE.as_bytes());
+                log::warn!("{ANSWER_TOO_LARGE} ({total} bytes of raw packets)");
+                send_err(enc, &e, written);
+                return One::Stop;
+            }
             for p in &packets {
                 enc.packet(|o| o.extend_from_slice(p));
             }
             One::Next
+        }
+        Reply::Eof => {
+            enc.end(0, status);
+            One::Next
+        }
+        Reply::Canned(set) => {
+            if format == RowFormat::Text && set.text.write(enc, status) {
+                written.rows += set.rows.len() as u64;
+                return One::Next;
+            }
+            let rs = ResultSet {
+                columns: set.columns.clone(),
+                rows: Box::new(SharedRows::new(set)),
+                warnings: 0,
+            };
+            one(enc, Reply::Rows(rs), format, status, written)
         }
         Reply::LocalInfile(name) => {
             enc.packet(|o| {

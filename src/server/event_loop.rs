@@ -324,7 +324,7 @@ impl EventLoop {
                 self.close(k, "server shutdown");
             }
             for (_, s) in self.conns.iter_mut() {
-                s.conn.phase = Phase::Closing;
+                s.conn.close();
             }
         }
     }
@@ -445,7 +445,9 @@ impl EventLoop {
         let mut drained = false;
         loop {
             let slot = &mut self.conns[key]; // invariant: key checked above; close() returns early
-            if slot.conn.phase == Phase::Closing || slot.conn.hold.is_some() || slot.held.is_some()
+            if slot.conn.phase() == Phase::Closing
+                || slot.conn.hold().is_some()
+                || slot.held.is_some()
             {
                 break;
             }
@@ -503,7 +505,8 @@ impl EventLoop {
             }
         }
         if let Some(slot) = self.conns.get(key) {
-            if slot.conn.phase == Phase::Closing && slot.output.is_empty() && slot.held.is_none() {
+            if slot.conn.phase() == Phase::Closing && slot.output.is_empty() && slot.held.is_none()
+            {
                 self.close(key, "closing");
             }
         }
@@ -531,7 +534,7 @@ impl EventLoop {
                 // Fast path: process straight from the read buffer; keep only leftovers.
                 let input = &scratch_in[..n];
                 let consumed = slot.conn.on_input(input, queued, &mut ctx, out);
-                if consumed < n && slot.conn.phase != Phase::Closing {
+                if consumed < n && slot.conn.phase() != Phase::Closing {
                     slot.input.extend(&input[consumed..]);
                 }
             }
@@ -543,7 +546,7 @@ impl EventLoop {
                     .conn
                     .on_input(slot.input.bytes(), queued, &mut ctx, out);
                 slot.input.consume(consumed);
-                if slot.conn.phase == Phase::Closing {
+                if slot.conn.phase() == Phase::Closing {
                     slot.input.consume(usize::MAX);
                 }
             }
@@ -552,7 +555,7 @@ impl EventLoop {
             self.scratch_out.clear();
             return self.close(key, "internal error");
         }
-        if let Some(&(until, mark)) = slot.conn.hold.as_deref() {
+        if let Some((until, mark)) = slot.conn.hold() {
             if slot.held.is_none() {
                 let mut held = Buf::default();
                 held.extend(&self.scratch_out[mark..]);
@@ -562,7 +565,7 @@ impl EventLoop {
                     .push(Reverse((until, TimerKind::Hold, key, slot.id)));
             }
         }
-        if slot.conn.phase == Phase::Closing {
+        if slot.conn.phase() == Phase::Closing {
             self.timers.push(Reverse((
                 limits::deadline(Instant::now(), LINGER),
                 TimerKind::Linger,
@@ -577,7 +580,7 @@ impl EventLoop {
             if let Some(idle) = self.config.idle_timeout {
                 slot.idle_armed = true;
                 self.timers.push(Reverse((
-                    limits::deadline(slot.conn.last_active, idle),
+                    limits::deadline(slot.conn.last_active(), idle),
                     TimerKind::Idle,
                     key,
                     slot.id,
@@ -608,7 +611,7 @@ impl EventLoop {
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                     Err(e) => {
                         debug!("conn {}: write error: {e}", slot.id);
-                        slot.conn.phase = Phase::Closing;
+                        slot.conn.close();
                         slot.output = Buf::default();
                         self.scratch_out.clear();
                         return self.close(key, "write failed");
@@ -641,7 +644,7 @@ impl EventLoop {
             }
             match kind {
                 TimerKind::Handshake => {
-                    if !slot.conn.is_logged_in() && slot.conn.phase != Phase::Closing {
+                    if !slot.conn.is_logged_in() && slot.conn.phase() != Phase::Closing {
                         slot.conn.on_handshake_timeout(&self.stats);
                         self.close(key, "handshake timeout");
                     }
@@ -650,7 +653,7 @@ impl EventLoop {
                     let Some(idle) = self.config.idle_timeout else {
                         continue;
                     };
-                    let due = limits::deadline(slot.conn.last_active, idle);
+                    let due = limits::deadline(slot.conn.last_active(), idle);
                     if !slot.conn.is_logged_in() {
                         slot.idle_armed = false;
                     } else if due <= now && slot.output.is_empty() {
@@ -669,13 +672,8 @@ impl EventLoop {
                     }
                 }
                 TimerKind::Hold => {
-                    if slot
-                        .conn
-                        .hold
-                        .as_deref()
-                        .is_some_and(|(until, _)| *until <= now)
-                    {
-                        slot.conn.hold = None;
+                    if slot.conn.hold().is_some_and(|(until, _)| until <= now) {
+                        slot.conn.release_hold();
                         if let Some(held) = slot.held.take() {
                             slot.output.extend(held.bytes());
                         }
@@ -683,7 +681,7 @@ impl EventLoop {
                     }
                 }
                 TimerKind::Linger => {
-                    if slot.conn.phase == Phase::Closing {
+                    if slot.conn.phase() == Phase::Closing {
                         self.close(key, "closing connection did not drain in time");
                     }
                 }
@@ -699,7 +697,7 @@ impl EventLoop {
         // set (the fd is never duplicated), which saves an epoll_ctl per close.
         let slot = self.conns.remove(key);
         let responder = &mut self.responder;
-        let _ = connection::guarded(slot.id, || responder.disconnect(&slot.conn.session));
+        let _ = connection::guarded(slot.id, || responder.disconnect(slot.conn.session()));
         self.stats.open.sub(1);
         debug!("conn {}: closed ({why})", slot.id);
         if self.accept_starved && !self.resume_requested {

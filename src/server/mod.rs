@@ -8,6 +8,7 @@ pub mod encode;
 pub mod event_loop;
 pub mod listener;
 pub mod nonce;
+pub mod statements;
 pub mod stream;
 
 pub use event_loop::{Control, EventLoop};

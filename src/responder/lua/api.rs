@@ -296,3 +296,61 @@ pub fn set_client_field(env: &Table, k: &str, v: i64) -> mlua::Result<()> {
     }
     Ok(())
 }
+
+/// `proxy.statement` while a prepared statement's execution (or its dry run
+/// at prepare time) reaches `read_query` as the substituted COM_QUERY, and
+/// nil otherwise:
+///
+/// ```lua
+/// proxy.statement = {
+///   id = 1,                                   -- the statement id
+///   text = "SELECT name FROM users WHERE id = ?", -- as prepared
+///   describe = false,  -- true at prepare time: only the answer's columns are used
+///   params = { { type = proxy.MYSQL_TYPE_LONGLONG, unsigned = false, value = 7 }, ... },
+/// }
+/// ```
+///
+/// Values are Lua integers, numbers or strings (dates and times as text, a
+/// BIGINT UNSIGNED above 2^63 as its digits); a NULL has no `value`.
+pub fn set_statement(
+    lua: &Lua,
+    env: &Table,
+    exec: Option<&crate::responder::Execution<'_>>,
+    describe: bool,
+) -> mlua::Result<()> {
+    use crate::protocol::binary::{self, BinValue};
+    let proxy = proxy_of(env)?;
+    let Some(e) = exec else {
+        return proxy.raw_set("statement", Value::Nil);
+    };
+    let t = lua.create_table()?;
+    t.raw_set("id", e.id)?;
+    t.raw_set("text", lua.create_string(e.text)?)?;
+    t.raw_set("describe", describe)?;
+    let params = lua.create_table()?;
+    for (i, v) in e.values.iter().enumerate() {
+        let p = lua.create_table()?;
+        let ty = e.types.get(i).copied().unwrap_or_default();
+        p.raw_set("type", ty.coltype)?;
+        p.raw_set("unsigned", ty.unsigned)?;
+        match v {
+            BinValue::Null => {}
+            BinValue::Int(k) => p.raw_set("value", *k)?,
+            BinValue::UInt(u) => match i64::try_from(*u) {
+                Ok(k) => p.raw_set("value", k)?,
+                Err(_) => p.raw_set("value", u.to_string())?,
+            },
+            BinValue::Float(f) => p.raw_set("value", f64::from(*f))?,
+            BinValue::Double(d) => p.raw_set("value", *d)?,
+            BinValue::Bytes(b) => p.raw_set("value", lua.create_string(b)?)?,
+            other => {
+                let mut buf = [0u8; 64];
+                let text = binary::text_of(other, &mut buf, 6);
+                p.raw_set("value", lua.create_string(text.as_ref())?)?
+            }
+        }
+        params.raw_set(i + 1, p)?;
+    }
+    t.raw_set("params", params)?;
+    proxy.raw_set("statement", t)
+}

@@ -9,8 +9,12 @@
 //!   connection while `proxy.global` is shared by all.
 //! - Hooks: `connect_server`, `read_auth`, `read_query`, `disconnect_client`.
 //!   Backend-only hooks may exist and are never called.
-//! - Without a decision from `read_query`, the built-in answers play the part
-//!   of MySQL Proxy's backend.
+//! - Without a decision from `read_query`, the next responder of the chain
+//!   (the built-in answers) plays the part of MySQL Proxy's backend.
+//! - Prepared statements: a script that answers COM_STMT_PREPARE in raw
+//!   packets owns the statement; otherwise each execution reaches
+//!   `read_query` as a COM_QUERY with the values substituted, with
+//!   `proxy.statement` describing it (see `api::set_statement`).
 //! - Every hook call has a time budget; a runaway script gets an error, not
 //!   the server.
 
@@ -21,13 +25,13 @@ mod modules;
 mod response;
 pub mod tokenizer;
 
-use super::builtin::{is_session_setting, Builtin};
-use super::canned::Canned;
+use super::canned::CannedSet;
+use super::reply::{Answer, ErrReply, Reply};
 use super::session::{Peer, Session};
-use super::{AuthDecision, Outcome, Responder};
-use crate::protocol::consts::com;
+use super::{AuthDecision, Part, Request, Responder};
+use crate::protocol::command::Command;
+use crate::protocol::consts::status;
 use crate::protocol::handshake::HandshakeResponse41;
-use crate::protocol::response::{Encoder, ErrPacket};
 use log::{debug, error, info, warn};
 use mlua::{Function, HookTriggers, Lua, LuaOptions, StdLib, Table, Value, VmState};
 use std::cell::Cell;
@@ -57,23 +61,24 @@ struct Script {
     size: u64,
 }
 
-/// Answers commands from a MySQL Proxy Lua script, falling back to [`Builtin`].
+/// Answers commands from a MySQL Proxy Lua script; declines what the script
+/// leaves alone.
 pub struct LuaResponder {
     lua: Lua,
     script: Script,
     /// `conns[id]` = that connection's environment table.
     conns: Table,
-    builtin: Builtin,
+    /// The server version the built-in greeting announces (for
+    /// `proxy.connection.client.mysqld_version`).
+    version: Vec<u8>,
     /// Deadline of the hook call in progress, read by the VM hook.
     deadline: Rc<Cell<Option<Instant>>>,
     timeout: Duration,
     last_check: Instant,
-    /// Pass session-setting statements to the script too (`--lua-all-queries`).
-    all_queries: bool,
     /// Session revision last mirrored into each connection's `client` table.
     synced: HashMap<u32, u32>,
     /// Encoded `cache = true` resultsets by table identity, with the table pinned.
-    cache: HashMap<usize, (Canned, mlua::RegistryKey)>,
+    cache: HashMap<usize, (Rc<CannedSet>, mlua::RegistryKey)>,
     /// Bytes held by `cache`.
     cache_bytes: usize,
     /// The metatable of `_G.proxy`, re-pointed at the running connection's
@@ -153,12 +158,7 @@ impl LuaResponder {
     /// Loads `path`: compiles it (a syntax error is a `LoadError` with file, line
     /// and message) and runs it once in a scratch environment, so that a script
     /// that fails at load time is refused before the server listens.
-    pub fn new(
-        path: &Path,
-        builtin: Builtin,
-        timeout: Duration,
-        all_queries: bool,
-    ) -> Result<LuaResponder, LoadError> {
+    pub fn new(path: &Path, version: &str, timeout: Duration) -> Result<LuaResponder, LoadError> {
         // Lua's standard libraries as MySQL Proxy opened them (luaL_openlibs),
         // `debug` included: scripts call debug.traceback(). mlua counts `debug`
         // as unsafe because it reaches past the sandbox (getregistry,
@@ -195,11 +195,10 @@ impl LuaResponder {
             lua,
             script,
             conns,
-            builtin,
+            version: version.as_bytes().to_vec(),
             deadline,
             timeout,
             last_check: Instant::now(),
-            all_queries,
             synced: HashMap::new(),
             cache: HashMap::new(),
             cache_bytes: 0,
@@ -227,50 +226,44 @@ impl LuaResponder {
         Ok(env)
     }
 
-    /// Sends `proxy.response`; a resultset marked `cache = true` is encoded once
-    /// per framing and copied from then on, for as long as the script hands back
-    /// the same table (kept alive here so that its identity stays unique).
-    fn send_cached(
-        &mut self,
-        env: &Table,
-        s: &Session,
-        enc: &mut Encoder<'_>,
-    ) -> Result<Outcome, String> {
-        let Some(r) = response::cacheable(env) else {
-            return response::send(&self.lua, env, s, enc);
+    /// `proxy.response` as data. A resultset marked `cache = true` is
+    /// encoded once and copied from then on, for as long as the script hands
+    /// back the same table (kept alive here so that its identity stays
+    /// unique); in an execution (binary rows) it is sent as any other.
+    fn reply(&mut self, env: &Table, binary: bool) -> Result<Answer, String> {
+        let cacheable = if binary {
+            None
+        } else {
+            response::cacheable(env)
+        };
+        let Some(r) = cacheable else {
+            return response::answer(&self.lua, env);
         };
         let key = r.to_pointer() as usize;
-        let deprecate = enc.deprecate_eof();
-        if let Some((canned, _)) = self.cache.get(&key) {
-            if canned.has(deprecate) {
-                let outcome = response::outcome(env, &r)?;
-                canned.write(enc, s.status());
-                return Ok(outcome);
-            }
+        let mut answer = response::outcome(env, &r)?;
+        if let Some((set, _)) = self.cache.get(&key) {
+            answer.reply = Reply::Canned(set.clone());
+            return Ok(answer);
         }
-        let first_seq = enc.seq;
-        let mark = enc.raw().len();
-        let outcome = response::send(&self.lua, env, s, enc)?;
-        let bytes = enc.raw()[mark..].to_vec();
-        if self.cache_bytes + bytes.len() > CACHE_LIMIT {
+        let rs: Table = r.raw_get("resultset").map_err(|e| e.to_string())?;
+        let (columns, rows) = response::owned_resultset(&self.lua, &rs)?;
+        let set = CannedSet::new(columns, rows, status::AUTOCOMMIT).map_err(|e| e.to_string())?;
+        let size = set.text.size();
+        if self.cache_bytes + size > CACHE_LIMIT {
             warn!(
-                "lua: response cache full ({CACHE_LIMIT} bytes): not caching another {} bytes",
-                bytes.len()
+                "lua: response cache full ({CACHE_LIMIT} bytes): not caching another {size} bytes"
             );
-            return Ok(outcome);
+            return response::answer(&self.lua, env);
         }
-        self.cache_bytes += bytes.len();
-        if !self.cache.contains_key(&key) {
-            let pin = self
-                .lua
-                .create_registry_value(r)
-                .map_err(|e| e.to_string())?;
-            self.cache.insert(key, (Canned::default(), pin));
-        }
-        if let Some((canned, _)) = self.cache.get_mut(&key) {
-            canned.record(deprecate, bytes, first_seq, s.status());
-        }
-        Ok(outcome)
+        self.cache_bytes += size;
+        let set = Rc::new(set);
+        let pin = self
+            .lua
+            .create_registry_value(r)
+            .map_err(|e| e.to_string())?;
+        self.cache.insert(key, (set.clone(), pin));
+        answer.reply = Reply::Canned(set);
+        Ok(answer)
     }
 
     /// Mirrors user and database into `proxy.connection.client` when they changed.
@@ -339,11 +332,11 @@ impl LuaResponder {
         }
     }
 
-    fn hook_error(&self, id: u32, hook: &str, e: &mlua::Error, enc: &mut Encoder<'_>) {
+    fn hook_error(&self, id: u32, hook: &str, e: &mlua::Error) -> Answer {
         let msg = lua_message(e);
         warn!("lua: conn {id}: {hook}() failed: {msg}");
         let text = format!("(lua) {hook}() failed: {msg}");
-        enc.err(&ErrPacket::new(1105, "HY000", text.as_bytes()));
+        Reply::Err(ErrReply::new(1105, "HY000", text.as_bytes())).into()
     }
 }
 
@@ -395,7 +388,7 @@ impl Responder for LuaResponder {
             Some(g) => crate::protocol::handshake::HandshakeV10::decode(g)
                 .map(|h| h.server_version)
                 .unwrap_or_default(),
-            None => self.builtin.facts().version.as_bytes().to_vec(),
+            None => self.version.clone(),
         };
         if let Err(e) =
             api::set_client_field(&env, "mysqld_version", modules::version_number(&version))
@@ -435,75 +428,48 @@ impl Responder for LuaResponder {
         }
     }
 
-    fn command(&mut self, s: &mut Session, payload: &[u8], enc: &mut Encoder<'_>) -> Outcome {
-        let Some(env) = self.env(s.id) else {
-            return self.builtin.command(s, payload, enc);
-        };
-        if !self.all_queries
-            && payload.first() == Some(&com::QUERY)
-            && is_session_setting(&payload[1..])
-        {
-            // Drivers' connect-time housekeeping (SET NAMES, SET autocommit, ...):
-            // session state the server tracks itself. See --lua-all-queries.
-            return self.builtin.command(s, payload, enc);
+    fn answer(&mut self, s: &mut Session, req: &Request<'_>) -> Answer {
+        if matches!(req.part, Part::Statement { .. }) {
+            return Answer::decline(); // the script saw the whole query
         }
+        let Some(env) = self.env(s.id) else {
+            return Answer::decline();
+        };
         let prepared = self
             .sync(&env, s)
             .and_then(|_| api::reset_response(&self.lua, &env))
-            .and_then(|_| self.lua.create_string(payload));
+            .and_then(|_| api::set_statement(&self.lua, &env, req.execution, req.describe))
+            .and_then(|_| self.lua.create_string(req.payload));
         let packet = match prepared {
             Ok(p) => p,
-            Err(e) => {
-                self.hook_error(s.id, "read_query", &e, enc);
-                return Outcome::default();
-            }
+            Err(e) => return self.hook_error(s.id, "read_query", &e),
         };
         let decision = self.call_hook(&env, "read_query", Some(Value::String(packet)));
-        if payload.first() == Some(&com::QUIT) {
-            return Outcome::default(); // the client is gone: nothing is sent
+        if req.execution.is_some() {
+            let _ = api::set_statement(&self.lua, &env, None, false);
+        }
+        if matches!(req.command, Command::Quit) {
+            return Reply::Nothing.into(); // the client is gone: nothing is sent
         }
         match decision {
-            Ok(Some(v)) if is_send_result(&v) => match self.send_cached(&env, s, enc) {
-                Ok(outcome) => outcome,
-                Err(e) if e == response::ANSWER_TOO_LARGE => {
-                    warn!("lua: conn {}: {e}", s.id);
-                    enc.err(&ErrPacket::new(1105, "HY000", e.as_bytes()));
-                    Outcome::default()
+            Ok(Some(v)) if is_send_result(&v) => {
+                match self.reply(&env, req.execution.is_some()) {
+                    Ok(answer) => answer,
+                    Err(e) => {
+                        // MySQL Proxy's words to the client; the reason goes to the log
+                        // (printed by default: the default log level is warn).
+                        warn!("lua: conn {}: handling proxy.response failed: {e}", s.id);
+                        Reply::Err(ErrReply::new(1105, "07000", RESPONSE_FAILED.as_bytes())).into()
+                    }
                 }
-                Err(e) => {
-                    // MySQL Proxy's words to the client; the reason goes to the log
-                    // (printed by default: the default log level is warn).
-                    warn!("lua: conn {}: handling proxy.response failed: {e}", s.id);
-                    enc.err(&ErrPacket::new(1105, "07000", RESPONSE_FAILED.as_bytes()));
-                    Outcome::default()
-                }
-            },
-            Ok(Some(v)) if as_int(&v) == Some(PROXY_IGNORE_RESULT) => Outcome::default(),
+            }
+            Ok(Some(v)) if as_int(&v) == Some(PROXY_IGNORE_RESULT) => Reply::Nothing.into(),
             Ok(_) => {
                 api::drop_queries(&env, s.id);
-                self.builtin.command(s, payload, enc)
+                Answer::decline()
             }
-            Err(e) => {
-                self.hook_error(s.id, "read_query", &e, enc);
-                Outcome::default()
-            }
+            Err(e) => self.hook_error(s.id, "read_query", &e),
         }
-    }
-
-    fn resume(
-        &mut self,
-        s: &mut Session,
-        payload: &[u8],
-        at: usize,
-        enc: &mut Encoder<'_>,
-    ) -> Outcome {
-        // Only the built-in answers pause (a multi-statement list the script
-        // passed on): the script has seen this command already.
-        self.builtin.resume(s, payload, at, enc)
-    }
-
-    fn listening(&mut self, addr: std::net::SocketAddr) {
-        self.builtin.listening(addr);
     }
 
     fn disconnect(&mut self, s: &Session) {

@@ -22,17 +22,13 @@
 use super::api;
 use crate::limits;
 use crate::protocol::consts::coltype;
-use crate::protocol::response::{type_defaults, ColumnDef, Encoder, ErrPacket, OkPacket};
-use crate::responder::session::Session;
-use crate::responder::{AuthDecision, Outcome};
+use crate::protocol::response::{type_defaults, ColumnDef, ErrPacket};
+use crate::responder::reply::{
+    Answer, Cell, CellError, ErrReply, OkReply, Reply, ResultSet, RowSink, RowSource,
+};
+use crate::responder::AuthDecision;
 use mlua::{Lua, Table, Value};
 use std::time::Duration;
-
-/// Why an answer was refused when it grew past [`limits::MAX_ANSWER`]; the
-/// client is told this text (not MySQL Proxy's generic one): it is the
-/// script's answer that is too big, not a mistake in it.
-pub const ANSWER_TOO_LARGE: &str =
-    "(lua) the answer is larger than the server's per-command limit (max_answer): not sent";
 
 const OK: i64 = 0x00;
 const ERR: i64 = 0xff;
@@ -164,9 +160,9 @@ pub fn auth_decision(env: &Table) -> Result<AuthDecision, String> {
 }
 
 /// What to do around the answer: `proxy.connection.connection_close` and the
-/// `delay` extension.
-pub fn outcome(env: &Table, r: &Table) -> Result<Outcome, String> {
-    let mut outcome = Outcome::default();
+/// `delay` extension (the reply itself is left declined, for the caller to fill).
+pub fn outcome(env: &Table, r: &Table) -> Result<Answer, String> {
+    let mut outcome = Answer::decline();
     if let Some(conn) = api::connection_of(env).map_err(|e| e.to_string())? {
         outcome.close = matches!(
             conn.raw_get::<Value>("connection_close"),
@@ -193,23 +189,22 @@ pub fn cacheable(env: &Table) -> Option<Table> {
     (marked && resultset && response_type(&r).ok() == Some(OK)).then_some(r)
 }
 
-/// Writes the answer a `read_query` returned PROXY_SEND_RESULT with.
-pub fn send(lua: &Lua, env: &Table, s: &Session, enc: &mut Encoder<'_>) -> Result<Outcome, String> {
+/// The answer a `read_query` returned PROXY_SEND_RESULT with, as data.
+pub fn answer(lua: &Lua, env: &Table) -> Result<Answer, String> {
     let r = response_table(env)?;
-    let mut outcome = outcome(env, &r)?;
-    let status = s.status();
-    match response_type(&r)? {
+    let mut answer = outcome(env, &r)?;
+    answer.reply = match response_type(&r)? {
         OK => match r.raw_get::<Value>("resultset").map_err(|e| e.to_string())? {
-            Value::Table(rs) => resultset(lua, &rs, enc, status)?,
+            Value::Table(rs) => Reply::Rows(resultset(lua, &rs)?),
             Value::Nil => {
                 let info = bytes_field(lua, &r, "message")?.unwrap_or_default();
-                enc.ok(&OkPacket {
+                Reply::Ok(OkReply {
                     affected_rows: int_field(&r, "affected_rows")?.unwrap_or(0) as u64,
                     last_insert_id: int_field(&r, "insert_id")?.unwrap_or(0) as u64,
-                    status: int_field(&r, "server_status")?.map_or(status, |v| v as u16),
+                    status: int_field(&r, "server_status")?.map(|v| v as u16),
                     warnings: int_field(&r, "warnings")?.unwrap_or(0) as u16,
-                    info: &info,
-                });
+                    info: info.into(),
+                })
             }
             other => {
                 return Err(format!(
@@ -220,27 +215,22 @@ pub fn send(lua: &Lua, env: &Table, s: &Session, enc: &mut Encoder<'_>) -> Resul
         },
         ERR => {
             let (code, state, msg) = err_packet(lua, &r)?;
-            enc.err(&ErrPacket::new(code, &state, &msg));
+            Reply::Err(ErrReply::new(code, &state, &msg))
         }
         RAW => {
-            let packets = raw_packets(lua, &r)?;
-            if packets.first().is_some_and(|p| p.first() == Some(&0xfb)) {
-                outcome.local_infile = true;
-            }
-            let total = packets
-                .iter()
-                .map(Vec::len)
-                .fold(0usize, usize::saturating_add);
-            if total > enc.budget_end().saturating_sub(enc.raw().len()) {
-                return Err(ANSWER_TOO_LARGE.to_string());
-            }
-            for p in &packets {
-                enc.packet(|o| o.extend_from_slice(p));
+            let mut packets = raw_packets(lua, &r)?;
+            match packets.first() {
+                Some(p) if p.first() == Some(&0xfb) => {
+                    let mut name = packets.swap_remove(0);
+                    name.remove(0);
+                    Reply::LocalInfile(name)
+                }
+                _ => Reply::Raw(packets),
             }
         }
         t => return Err(format!("unknown proxy.response.type {t}")),
-    }
-    Ok(outcome)
+    };
+    Ok(answer)
 }
 
 fn field_def(lua: &Lua, f: &Table) -> Result<ColumnDef, String> {
@@ -269,8 +259,8 @@ fn field_def(lua: &Lua, f: &Table) -> Result<ColumnDef, String> {
     Ok(c)
 }
 
-/// Encodes a resultset; on error nothing of it stays in the output.
-fn resultset(lua: &Lua, rs: &Table, enc: &mut Encoder<'_>, status: u16) -> Result<(), String> {
+/// The column definitions of `resultset.fields`.
+fn fields(lua: &Lua, rs: &Table) -> Result<Vec<ColumnDef>, String> {
     let fields: Table = rs
         .raw_get::<Option<Table>>("fields")
         .map_err(|e| e.to_string())?
@@ -287,50 +277,64 @@ fn resultset(lua: &Lua, rs: &Table, enc: &mut Encoder<'_>, status: u16) -> Resul
             .ok_or_else(|| format!("fields[{i}] must be a table"))?;
         cols.push(field_def(lua, &f)?);
     }
-    let rows: Option<Table> = match rs.raw_get::<Value>("rows").map_err(|e| e.to_string())? {
-        Value::Table(t) => Some(t),
-        Value::Nil => None,
-        other => {
-            return Err(format!(
-                "resultset.rows must be a table, not a {}",
-                other.type_name()
-            ))
-        }
-    };
-    let mark = enc.raw().len();
-    let seq = enc.seq;
-    let r = (|| {
-        enc.columns(&cols, status);
-        if enc.over_budget() {
-            return Err(ANSWER_TOO_LARGE.to_string());
-        }
-        if let Some(rows) = rows {
-            let rows_mark = enc.raw().len();
-            let rows_seq = enc.seq;
-            if rows_from_stack(lua, &rows, n, enc)? == RawRows::NeedsLua {
-                enc.raw().truncate(rows_mark);
-                enc.seq = rows_seq;
-                rows_through_mlua(lua, &rows, n, enc)?;
-            }
-        }
-        enc.end(0, status);
-        Ok(())
-    })();
-    if r.is_err() {
-        enc.raw().truncate(mark);
-        enc.seq = seq;
-    }
-    r
+    Ok(cols)
 }
 
-/// How far [`rows_from_stack`] got.
-#[derive(Debug, PartialEq, Eq)]
-enum RawRows {
-    /// Every row is encoded.
-    Done,
-    /// A cell needs Lua's own number formatting (a non-integral number): the
-    /// caller drops what was written and takes the general path.
-    NeedsLua,
+/// `resultset.rows`, if any.
+fn rows_of(rs: &Table) -> Result<Option<Table>, String> {
+    match rs.raw_get::<Value>("rows").map_err(|e| e.to_string())? {
+        Value::Table(t) => Ok(Some(t)),
+        Value::Nil => Ok(None),
+        other => Err(format!(
+            "resultset.rows must be a table, not a {}",
+            other.type_name()
+        )),
+    }
+}
+
+/// A resultset whose rows the encoder pulls straight off the Lua stack. The
+/// shape of every row is checked first, so that a malformed answer is
+/// refused whole (MySQL Proxy's ERR), never sent in part.
+fn resultset(lua: &Lua, rs: &Table) -> Result<ResultSet, String> {
+    let columns = fields(lua, rs)?;
+    let rows = rows_of(rs)?;
+    if let Some(rows) = &rows {
+        check_rows(lua, rows, columns.len())?;
+    }
+    Ok(ResultSet {
+        rows: Box::new(LuaRows {
+            lua: lua.clone(),
+            n: columns.len(),
+            rows,
+            next: 1,
+        }),
+        columns,
+        warnings: 0,
+    })
+}
+
+/// The rows of a `cache = true` resultset as data, to be encoded once.
+pub fn owned_resultset(lua: &Lua, rs: &Table) -> Result<(Vec<ColumnDef>, Vec<Vec<Cell>>), String> {
+    let columns = fields(lua, rs)?;
+    let n = columns.len();
+    let mut out = Vec::new();
+    if let Some(rows) = rows_of(rs)? {
+        check_rows(lua, &rows, n)?;
+        for i in 1..=rows.raw_len() {
+            let row: Table = rows.raw_get(i).map_err(|e| e.to_string())?;
+            let mut cells = Vec::with_capacity(n);
+            for j in 1..=n {
+                let v: Value = row.raw_get(j).map_err(|e| e.to_string())?;
+                cells.push(match lua_cell(lua, v)? {
+                    LuaCell::Null => Cell::Null,
+                    LuaCell::Str(s) => Cell::Bytes(s.as_bytes().to_vec().into()),
+                    LuaCell::Int(k) => Cell::Int(k),
+                });
+            }
+            out.push(cells);
+        }
+    }
+    Ok((columns, out))
 }
 
 fn row_not_table(i: usize, type_name: &str) -> String {
@@ -341,35 +345,23 @@ fn row_too_long(i: usize, len: usize, n: usize) -> String {
     format!("rows[{i}] has {len} cells but there are {n} fields")
 }
 
-/// The fast path for rows: reads every cell straight off the Lua stack and
-/// writes it into the packet, with no handle, reference or allocation per row
-/// or cell. (Through mlua's safe API each row and each string cell is a
-/// reference in its auxiliary thread, created and released: most of the cost of
-/// a 70-row answer besides the script itself.)
-fn rows_from_stack(
-    lua: &Lua,
-    rows: &Table,
-    n: usize,
-    enc: &mut Encoder<'_>,
-) -> Result<RawRows, String> {
+/// Every row a table of at most `n` cells.
+fn check_rows(lua: &Lua, rows: &Table, n: usize) -> Result<(), String> {
     use mlua::ffi;
-    let mut outcome: Result<RawRows, String> = Ok(RawRows::Done);
+    let mut outcome = Ok(());
     // SAFETY: `exec_raw` runs the closure in protected mode with `rows` at
-    // stack index 1. Only functions that cannot raise a Lua error are used
-    // (rawgeti, objlen, type, typename, tonumber, and tolstring on
-    // values that already are strings, which neither converts nor allocates),
-    // and the stack is put back to one slot after every row.
+    // stack index 1; rawgeti, objlen, type and typename cannot raise an
+    // error, and the stack is put back to one slot after every row.
     let ran = unsafe {
         lua.exec_raw::<()>(rows, |l| {
             let count = ffi::lua_objlen(l, 1);
-            let type_name = |t| {
-                std::ffi::CStr::from_ptr(ffi::lua_typename(l, t))
-                    .to_string_lossy()
-                    .into_owned()
-            };
             for i in 1..=count {
-                if ffi::lua_rawgeti(l, 1, i as ffi::lua_Integer) != ffi::LUA_TTABLE {
-                    outcome = Err(row_not_table(i, &type_name(ffi::lua_type(l, -1))));
+                let t = ffi::lua_rawgeti(l, 1, i as ffi::lua_Integer);
+                if t != ffi::LUA_TTABLE {
+                    let name = std::ffi::CStr::from_ptr(ffi::lua_typename(l, t))
+                        .to_string_lossy()
+                        .into_owned();
+                    outcome = Err(row_not_table(i, &name));
                     break;
                 }
                 let len = ffi::lua_objlen(l, 2);
@@ -377,44 +369,7 @@ fn rows_from_stack(
                     outcome = Err(row_too_long(i, len, n));
                     break;
                 }
-                let mut stop = None;
-                let budget_end = enc.budget_end();
-                enc.packet(|o| {
-                    for j in 1..=n {
-                        if o.len() > budget_end {
-                            stop = Some(Err(ANSWER_TOO_LARGE.to_string()));
-                            break;
-                        }
-                        match ffi::lua_rawgeti(l, 2, j as ffi::lua_Integer) {
-                            ffi::LUA_TSTRING => {
-                                let mut len = 0usize;
-                                let p = ffi::lua_tolstring(l, 3, &mut len);
-                                let bytes = std::slice::from_raw_parts(p.cast::<u8>(), len);
-                                crate::protocol::wire::put_lenenc_str(o, bytes);
-                            }
-                            ffi::LUA_TNUMBER => match integral(ffi::lua_tonumber(l, 3)) {
-                                Some(k) => put_int_text(o, k),
-                                None => stop = Some(Ok(RawRows::NeedsLua)),
-                            },
-                            // nil, and as in MySQL Proxy (whose lua_tostring() gives
-                            // NULL for them) booleans, tables, functions, userdata
-                            _ => o.push(0xfb),
-                        }
-                        ffi::lua_settop(l, 2);
-                        if stop.is_some() {
-                            break;
-                        }
-                    }
-                });
                 ffi::lua_settop(l, 1);
-                if let Some(s) = stop {
-                    outcome = s;
-                    break;
-                }
-                if enc.over_budget() {
-                    outcome = Err(ANSWER_TOO_LARGE.to_string());
-                    break;
-                }
             }
             ffi::lua_settop(l, 0);
         })
@@ -423,68 +378,159 @@ fn rows_from_stack(
     outcome
 }
 
+/// A script's rows, read cell by cell off the Lua stack into the packet:
+/// no handle, reference or allocation per row or cell. (Through mlua's safe
+/// API each row and each string cell is a reference in its auxiliary thread,
+/// created and released: most of the cost of a 70-row answer besides the
+/// script itself.) A row with a non-integral number is formatted through
+/// mlua instead, exactly as Lua's `tostring` prints it.
+struct LuaRows {
+    lua: Lua,
+    rows: Option<Table>,
+    n: usize,
+    /// The next row, from 1.
+    next: usize,
+}
+
+/// Returned by a cell writer to say "this row needs Lua's own formatting".
+const NEEDS_LUA: &str = "a number that needs Lua's formatting";
+
+impl RowSource for LuaRows {
+    fn write_rows(&mut self, sink: &mut RowSink<'_, '_>) -> Result<bool, CellError> {
+        let Some(rows) = self.rows.clone() else {
+            return Ok(true);
+        };
+        loop {
+            match self.fast(&rows, sink)? {
+                Fast::Done => return Ok(true),
+                Fast::Paused => return Ok(false),
+                Fast::NeedsLua => {
+                    if sink.should_pause() {
+                        return Ok(false);
+                    }
+                    self.slow_row(&rows, sink)?;
+                    self.next += 1;
+                }
+            }
+        }
+    }
+}
+
+/// How far the fast path got.
+enum Fast {
+    Done,
+    Paused,
+    /// Row `next` needs the general path.
+    NeedsLua,
+}
+
+impl LuaRows {
+    fn fast(&mut self, rows: &Table, sink: &mut RowSink<'_, '_>) -> Result<Fast, CellError> {
+        use mlua::ffi;
+        let n = self.n;
+        let mut result: Result<Fast, CellError> = Ok(Fast::Done);
+        let next = &mut self.next;
+        // SAFETY: as in `check_rows`: protected mode, `rows` at index 1, only
+        // functions that cannot raise (rawgeti, objlen, type, tonumber, and
+        // tolstring on values that already are strings, which neither
+        // converts nor allocates); the stack is reset after every cell and row.
+        let ran = unsafe {
+            self.lua.exec_raw::<()>(rows, |l| {
+                let count = ffi::lua_objlen(l, 1);
+                while *next <= count {
+                    if sink.should_pause() {
+                        result = Ok(Fast::Paused);
+                        break;
+                    }
+                    if ffi::lua_rawgeti(l, 1, *next as ffi::lua_Integer) != ffi::LUA_TTABLE {
+                        // checked before: the script changed the table since
+                        result = Ok(Fast::NeedsLua);
+                        break;
+                    }
+                    let r = sink.row(|c| {
+                        for j in 1..=n {
+                            let r = match ffi::lua_rawgeti(l, 2, j as ffi::lua_Integer) {
+                                ffi::LUA_TSTRING => {
+                                    let mut len = 0usize;
+                                    let p = ffi::lua_tolstring(l, 3, &mut len);
+                                    c.text(std::slice::from_raw_parts(p.cast::<u8>(), len))
+                                }
+                                ffi::LUA_TNUMBER => match integral(ffi::lua_tonumber(l, 3)) {
+                                    Some(k) => c.int(k),
+                                    None => Err(NEEDS_LUA),
+                                },
+                                // nil, and as in MySQL Proxy (whose lua_tostring() gives
+                                // NULL for them) booleans, tables, functions, userdata
+                                _ => c.null(),
+                            };
+                            ffi::lua_settop(l, 2);
+                            r?;
+                        }
+                        Ok(())
+                    });
+                    ffi::lua_settop(l, 1);
+                    match r {
+                        Ok(()) => *next += 1,
+                        Err(e) if e.why == NEEDS_LUA => {
+                            result = Ok(Fast::NeedsLua);
+                            break;
+                        }
+                        Err(e) => {
+                            result = Err(e);
+                            break;
+                        }
+                    }
+                }
+                ffi::lua_settop(l, 0);
+            })
+        };
+        if let Err(e) = ran {
+            log::warn!("lua: reading the script's rows: {e}");
+            return Err(CellError {
+                row: self.next as u64,
+                column: 1,
+                why: "the script's rows could not be read",
+            });
+        }
+        result
+    }
+
+    /// Row `next` through mlua's values.
+    fn slow_row(&mut self, rows: &Table, sink: &mut RowSink<'_, '_>) -> Result<(), CellError> {
+        let bad = |why| CellError {
+            row: self.next as u64,
+            column: 1,
+            why,
+        };
+        let row: Table = match rows.raw_get::<Value>(self.next) {
+            Ok(Value::Table(t)) => t,
+            _ => return Err(bad("the row is not a table any more")),
+        };
+        let mut cells = Vec::with_capacity(self.n);
+        for j in 1..=self.n {
+            let v: Value = row
+                .raw_get(j)
+                .map_err(|_| bad("a cell could not be read"))?;
+            cells.push(lua_cell(&self.lua, v).map_err(|_| bad("a number could not be formatted"))?);
+        }
+        sink.row(|c| {
+            cells.iter().try_for_each(|cell| match cell {
+                LuaCell::Null => c.null(),
+                LuaCell::Str(s) => c.text(&s.as_bytes()),
+                LuaCell::Int(k) => c.int(*k),
+            })
+        })
+    }
+}
+
 /// `x` as an integer when Lua 5.1 would print it as one ("%.14g" of an
 /// integral number below 1e14).
 fn integral(x: f64) -> Option<i64> {
     (x.fract() == 0.0 && x.abs() < 1e14).then_some(x as i64)
 }
 
-/// The general path for rows, through mlua's values: also formats non-integral
-/// numbers exactly as Lua's `tostring` does.
-fn rows_through_mlua(
-    lua: &Lua,
-    rows: &Table,
-    n: usize,
-    enc: &mut Encoder<'_>,
-) -> Result<(), String> {
-    let mut cells: Vec<Cell> = Vec::with_capacity(n);
-    for i in 1..=rows.raw_len() {
-        let row: Table = match rows.raw_get::<Value>(i).map_err(|e| e.to_string())? {
-            Value::Table(t) => t,
-            other => return Err(row_not_table(i, other.type_name())),
-        };
-        let len = row.raw_len();
-        if len > n {
-            return Err(row_too_long(i, len, n));
-        }
-        cells.clear();
-        for j in 1..=n {
-            let v: Value = row.raw_get(j).map_err(|e| e.to_string())?;
-            cells.push(match v {
-                Value::Nil => Cell::Null,
-                Value::String(s) => Cell::Str(s),
-                Value::Integer(k) => Cell::Int(k),
-                Value::Number(x) if integral(x).is_some() => Cell::Int(x as i64),
-                Value::Number(_) => match lua.coerce_string(v).map_err(|e| e.to_string())? {
-                    Some(s) => Cell::Str(s),
-                    None => Cell::Null,
-                },
-                // booleans, tables, functions, userdata: NULL, as in MySQL Proxy
-                _ => Cell::Null,
-            });
-        }
-        let budget_end = enc.budget_end();
-        enc.packet(|o| {
-            for c in &cells {
-                if o.len() > budget_end {
-                    break; // over budget: the check below gives up on the answer
-                }
-                match c {
-                    Cell::Null => o.push(0xfb),
-                    Cell::Str(s) => crate::protocol::wire::put_lenenc_str(o, &s.as_bytes()),
-                    Cell::Int(k) => put_int_text(o, *k),
-                }
-            }
-        });
-        if enc.over_budget() {
-            return Err(ANSWER_TOO_LARGE.to_string());
-        }
-    }
-    Ok(())
-}
-
 /// A resultset cell on its way to the wire.
-enum Cell {
+enum LuaCell {
     Null,
     Str(mlua::String),
     /// An integral number: written as digits straight into the packet, which
@@ -493,44 +539,17 @@ enum Cell {
     Int(i64),
 }
 
-/// Appends `k` in decimal as a length-encoded string.
-fn put_int_text(o: &mut Vec<u8>, k: i64) {
-    let mut digits = [0u8; 20];
-    let mut pos = digits.len();
-    let mut u = k.unsigned_abs();
-    loop {
-        pos -= 1;
-        digits[pos] = b'0' + (u % 10) as u8;
-        u /= 10;
-        if u == 0 {
-            break;
-        }
-    }
-    let neg = usize::from(k < 0);
-    o.push((digits.len() - pos + neg) as u8); // at most 20 bytes: a 1-byte length
-    if k < 0 {
-        o.push(b'-');
-    }
-    o.extend_from_slice(&digits[pos..]);
-}
-
-#[cfg(test)]
-mod tests {
-    use super::put_int_text;
-
-    #[test]
-    fn integers_print_as_lua_does() {
-        for (k, want) in [
-            (0i64, "0"),
-            (7, "7"),
-            (-1, "-1"),
-            (99_999_999_999_999, "99999999999999"),
-            (i64::MIN, "-9223372036854775808"),
-        ] {
-            let mut o = Vec::new();
-            put_int_text(&mut o, k);
-            assert_eq!(o[0] as usize, want.len());
-            assert_eq!(&o[1..], want.as_bytes());
-        }
-    }
+fn lua_cell(lua: &Lua, v: Value) -> Result<LuaCell, String> {
+    Ok(match v {
+        Value::Nil => LuaCell::Null,
+        Value::String(s) => LuaCell::Str(s),
+        Value::Integer(k) => LuaCell::Int(k),
+        Value::Number(x) if integral(x).is_some() => LuaCell::Int(x as i64),
+        Value::Number(_) => match lua.coerce_string(v).map_err(|e| e.to_string())? {
+            Some(s) => LuaCell::Str(s),
+            None => LuaCell::Null,
+        },
+        // booleans, tables, functions, userdata: NULL, as in MySQL Proxy
+        _ => LuaCell::Null,
+    })
 }
