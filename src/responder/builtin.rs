@@ -188,6 +188,10 @@ impl Builtin {
             if matches!(v, Value::UInt(_)) {
                 c.flags |= crate::protocol::consts::colflag::UNSIGNED;
             }
+            if matches!(v, Value::Bytes(_)) {
+                c.charset = crate::protocol::consts::charset::BINARY;
+                c.flags |= crate::protocol::consts::colflag::BINARY;
+            }
             row_bytes = row_bytes.saturating_add(v.text_len());
             if row_bytes > self.facts.max_packet {
                 let msg = format!(
@@ -255,6 +259,18 @@ impl Builtin {
                 _ => return Ok(None),
             },
             Tok::Str(v) => (Value::str(v.to_string()), i + 1),
+            // X'00ff': a hex literal, as a prepared BLOB parameter is written
+            Tok::Word(w) if w.eq_ignore_ascii_case("X") => match items.get(i + 1) {
+                Some(Token {
+                    kind: Tok::Str(h),
+                    start,
+                    ..
+                }) if *start == t.end => match decode_hex(h) {
+                    Some(b) => (Value::Bytes(b), i + 2),
+                    None => return Ok(None),
+                },
+                _ => return Ok(None),
+            },
             Tok::SysVar(scope, name) => {
                 let global = scope.is_some_and(|sc| sc.eq_ignore_ascii_case("global"));
                 match vars::get(name, global, &self.facts, s) {
@@ -803,6 +819,18 @@ impl SqlError {
             message: Cow::Owned(self.message.into_bytes()),
         })
     }
+}
+
+/// The bytes of a hex literal's digits (an even number of them).
+fn decode_hex(h: &str) -> Option<Vec<u8>> {
+    let d = h.as_bytes();
+    if d.len() % 2 != 0 {
+        return None;
+    }
+    let nib = |c: u8| (c as char).to_digit(16).map(|v| v as u8);
+    d.chunks_exact(2)
+        .map(|p| Some(nib(p[0])? << 4 | nib(p[1])?))
+        .collect()
 }
 
 fn number(n: &str) -> Value {

@@ -105,6 +105,7 @@ fn value_bytes(v: &Value) -> usize {
         Value::Int(_) | Value::UInt(_) => 8,
         Value::Decimal(d) => d.len(),
         Value::Str(s) => s.len(),
+        Value::Bytes(b) => b.len(),
     }
 }
 

@@ -17,6 +17,9 @@ pub enum Value {
     Decimal(String),
     /// A string (VARCHAR utf8mb4 column).
     Str(Cow<'static, str>),
+    /// Bytes: a hex literal `X'…'`, as a prepared statement's BLOB
+    /// parameter arrives (VARBINARY column).
+    Bytes(Vec<u8>),
 }
 
 impl Value {
@@ -31,7 +34,7 @@ impl Value {
             Value::Null => coltype::NULL,
             Value::Int(_) | Value::UInt(_) => coltype::LONGLONG,
             Value::Decimal(_) => coltype::NEWDECIMAL,
-            Value::Str(_) => coltype::VAR_STRING,
+            Value::Str(_) | Value::Bytes(_) => coltype::VAR_STRING,
         }
     }
 
@@ -53,6 +56,7 @@ impl Value {
             }
             Value::Decimal(s) => Some(s.as_bytes()),
             Value::Str(s) => Some(s.as_bytes()),
+            Value::Bytes(b) => Some(b),
         }
     }
 
@@ -63,6 +67,7 @@ impl Value {
             Value::Int(_) | Value::UInt(_) => 20,
             Value::Decimal(s) => s.len(),
             Value::Str(s) => s.len(),
+            Value::Bytes(b) => b.len(),
         }
     }
 
@@ -76,6 +81,7 @@ impl Value {
             Value::Decimal(d) => Cell::Bytes(Cow::Owned(d.into_bytes())),
             Value::Str(Cow::Borrowed(s)) => Cell::Bytes(Cow::Borrowed(s.as_bytes())),
             Value::Str(Cow::Owned(s)) => Cell::Bytes(Cow::Owned(s.into_bytes())),
+            Value::Bytes(b) => Cell::Bytes(Cow::Owned(b)),
         }
     }
 
@@ -87,6 +93,7 @@ impl Value {
             Value::UInt(u) => u.to_string(),
             Value::Decimal(s) => s.clone(),
             Value::Str(s) => s.to_string(),
+            Value::Bytes(b) => String::from_utf8_lossy(b).into_owned(),
         }
     }
 }
