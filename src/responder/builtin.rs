@@ -824,7 +824,7 @@ impl SqlError {
 /// The bytes of a hex literal's digits (an even number of them).
 fn decode_hex(h: &str) -> Option<Vec<u8>> {
     let d = h.as_bytes();
-    if d.len() % 2 != 0 {
+    if !d.len().is_multiple_of(2) {
         return None;
     }
     let nib = |c: u8| (c as char).to_digit(16).map(|v| v as u8);
