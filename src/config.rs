@@ -64,6 +64,8 @@ pub struct Config {
     /// Most prepared statements one connection may hold (MySQL's
     /// `max_prepared_stmt_count`, which is server-wide there; ERR 1461 beyond).
     pub max_prepared_stmts: usize,
+    /// Server variables set with `--var NAME=VALUE` (names lower-cased).
+    pub vars: Vec<(String, String)>,
     /// MySQL Proxy Lua script answering instead of the built-in rules (`--lua-script`).
     pub lua_script: Option<PathBuf>,
     /// Longest a single Lua hook call may run (`--lua-timeout`).
@@ -91,6 +93,7 @@ impl Default for Config {
             write_high_water: 1 << 20,
             max_answer: crate::limits::MAX_ANSWER,
             max_prepared_stmts: 16_382,
+            vars: Vec::new(),
             lua_script: None,
             lua_timeout: Duration::from_secs(5),
             lua_all_queries: false,
@@ -210,6 +213,18 @@ fn options() -> Options {
         "stats-interval",
         "print counters (connections, handshakes, commands, bytes, rates) to stderr every SECS, and a summary at exit",
         "SECS",
+    );
+    o.optopt(
+        "",
+        "max-prepared-stmts",
+        "most prepared statements one connection may hold (MySQL's max_prepared_stmt_count; default 16382)",
+        "N",
+    );
+    o.optmulti(
+        "",
+        "var",
+        "set a server variable, as @@NAME and SHOW VARIABLES report it (repeatable; e.g. version_comment=staging)",
+        "NAME=VALUE",
     );
     o.optflag("h", "help", "print this help");
     o.optflag("V", "version", "print the version");
@@ -338,6 +353,24 @@ impl Config {
         c.max_packet = num(&m, "max-packet", MIN_PACKET, MAX_PACKET)
             .map_err(bad)?
             .unwrap_or(c.max_packet);
+        c.max_prepared_stmts = num(&m, "max-prepared-stmts", 0, 1 << 20)
+            .map_err(bad)?
+            .unwrap_or(c.max_prepared_stmts);
+        for v in m.opt_strs("var") {
+            let (name, value) = v
+                .split_once('=')
+                .ok_or_else(|| bad(format!("--var '{v}': expected NAME=VALUE")))?;
+            let name = name.trim().trim_start_matches("@@").to_ascii_lowercase();
+            let valid = !name.is_empty()
+                && name.len() <= 64
+                && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+            if !valid {
+                return Err(bad(format!(
+                    "--var '{v}': the name must be 1 to 64 letters, digits or '_'"
+                )));
+            }
+            c.vars.push((name, value.to_string()));
+        }
         c.handshake_timeout = secs(&m, "handshake-timeout")
             .map_err(bad)?
             .unwrap_or(c.handshake_timeout);
@@ -366,6 +399,35 @@ mod tests {
 
     fn parse(a: &[&str]) -> Result<Command, Usage> {
         Config::from_args(&a.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn server_variables_and_statement_limit() {
+        let Ok(Command::Run(c)) = parse(&[
+            "--var",
+            "@@Version_Comment=staging box",
+            "--var",
+            "x=1",
+            "--max-prepared-stmts",
+            "5",
+        ]) else {
+            panic!()
+        };
+        assert_eq!(
+            c.vars,
+            vec![
+                ("version_comment".to_string(), "staging box".to_string()),
+                ("x".to_string(), "1".to_string())
+            ]
+        );
+        assert_eq!(c.max_prepared_stmts, 5);
+        for bad in [
+            &["--var", "novalue"][..],
+            &["--var", "a b=1"],
+            &["--max-prepared-stmts", "x"],
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -77,6 +77,17 @@ pub fn server_facts(config: &Config, port: u16) -> ServerFacts {
             .map(|h| h.trim().to_string())
             .unwrap_or_else(|_| "localhost".to_string()),
         auth_plugin: config.auth_plugin.to_string(),
+        overrides: config
+            .vars
+            .iter()
+            .map(|(k, v)| {
+                let value = match v.parse::<i64>() {
+                    Ok(i) => responder::value::Value::Int(i),
+                    Err(_) => responder::value::Value::str(v.clone()),
+                };
+                (k.clone(), value)
+            })
+            .collect(),
     }
 }
 

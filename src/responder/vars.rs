@@ -24,6 +24,18 @@ pub struct ServerFacts {
     pub hostname: String,
     /// `@@default_authentication_plugin`.
     pub auth_plugin: String,
+    /// Values set with `--var`: they replace the table's defaults, and names
+    /// the table lacks are added.
+    pub overrides: Vec<(String, Value)>,
+}
+
+impl ServerFacts {
+    fn overridden(&self, name: &str) -> Option<&Value> {
+        self.overrides
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    }
 }
 
 /// How a variable gets its default.
@@ -172,6 +184,9 @@ pub fn get(name: &str, global: bool, facts: &ServerFacts, s: &Session) -> Option
             return Some(v.clone());
         }
     }
+    if let Some(v) = facts.overridden(name) {
+        return Some(v.clone());
+    }
     find(name).map(|d| default_of(d, facts, s))
 }
 
@@ -198,6 +213,16 @@ pub fn all(global: bool, facts: &ServerFacts, s: &Session) -> Vec<(String, Strin
             (k.to_string(), text)
         })
         .collect();
+    let mut added = false;
+    for (k, v) in &facts.overrides {
+        if find(k).is_none() && (global || s.var(k).is_none()) {
+            rows.push((k.clone(), v.to_text()));
+            added = true;
+        }
+    }
+    if added {
+        rows.sort_by(|a, b| a.0.cmp(&b.0));
+    }
     if !global {
         if let Some(vars) = &s.vars {
             // Variables a SET created beside the table's (not user variables);
@@ -227,7 +252,31 @@ mod tests {
             socket: String::new(),
             hostname: "h".into(),
             auth_plugin: "mysql_native_password".into(),
+            overrides: Vec::new(),
         }
+    }
+
+    /// `--var` replaces a table default and adds names the table lacks.
+    #[test]
+    fn overrides_from_the_command_line() {
+        let mut f = facts();
+        f.overrides = vec![
+            ("version_comment".into(), Value::str("staging")),
+            ("innodb_extra".into(), Value::Int(7)),
+        ];
+        let s = Session::new(1, Peer::Unix, Peer::Unix);
+        assert_eq!(
+            get("VERSION_COMMENT", false, &f, &s),
+            Some(Value::str("staging"))
+        );
+        assert_eq!(get("innodb_extra", true, &f, &s), Some(Value::Int(7)));
+        let all = all(false, &f, &s);
+        assert!(all.contains(&("innodb_extra".to_string(), "7".to_string())));
+        assert_eq!(
+            all.iter().filter(|(k, _)| k == "version_comment").count(),
+            1
+        );
+        assert!(all.windows(2).all(|w| w[0].0 <= w[1].0));
     }
 
     #[test]
