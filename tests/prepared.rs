@@ -45,6 +45,22 @@ fn built_in_answers_answer_prepared_selects() {
     let row = row.unwrap();
     assert_eq!(row.get::<Option<i64>, _>(0), Some(None));
     assert_eq!(row.get::<i64, _>(1), Some(3));
+    // `SELECT ?` is named `?` and typed as the parameter, as MySQL does
+    let when = Value::Date(2024, 1, 31, 12, 34, 56, 123_456);
+    let row: mysql::Row = c.exec_first("SELECT ?", (when.clone(),)).unwrap().unwrap();
+    assert_eq!(row.columns_ref()[0].name_str(), "?");
+    assert_eq!(
+        row.columns_ref()[0].column_type(),
+        mysql::consts::ColumnType::MYSQL_TYPE_DATETIME
+    );
+    assert_eq!(row.as_ref(0), Some(&when));
+    let row: mysql::Row = c
+        .exec_first("SELECT ? AS t, 'lit'", (Value::Time(true, 1, 2, 3, 4, 5),))
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.columns_ref()[0].name_str(), "t");
+    assert_eq!(row.as_ref(0), Some(&Value::Time(true, 1, 2, 3, 4, 5)));
+    assert_eq!(row.columns_ref()[1].name_str(), "lit");
     // SHOW DATABASES, variables, SET, BEGIN: as in text
     let dbs: Vec<String> = c.exec("SHOW DATABASES", ()).unwrap();
     assert_eq!(dbs.len(), 70);

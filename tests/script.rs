@@ -1214,3 +1214,68 @@ fn a_pre_41_greeting_gets_pre_41_errors() {
         "no '#'+SQLSTATE for a pre-4.1 client"
     );
 }
+
+/// Issue 9: a script sees a server-prepared statement's text and typed
+/// parameters in `proxy.statement` while answering its execution as a text
+/// query, and can answer a PREPARE itself with mysql.proto's encoders for
+/// PREPARE_OK, field definitions and binary rows, framed for the
+/// capabilities the client agreed (`proxy.connection.client.capabilities`).
+#[test]
+fn r9_a_script_sees_statements_and_encodes_raw_prepared_answers() {
+    let server = start(
+        "statements",
+        r#"
+        local proto = require("mysql.proto")
+        local function eof_framing()
+            -- CLIENT_DEPRECATE_EOF is 1 << 24
+            return math.floor(proxy.connection.client.capabilities / 16777216) % 2 == 0
+        end
+        local function finish(packets)
+            if eof_framing() then
+                packets[#packets + 1] = "\254\000\000\002\000"
+            end
+        end
+        local field = { name = "v", type = proxy.MYSQL_TYPE_LONG }
+        function read_query(packet)
+            local cmd, body = packet:byte(), packet:sub(2)
+            if cmd == proxy.COM_STMT_PREPARE and body == "SELECT mine" then
+                local p = { proto.to_stmt_prepare_ok_packet({ stmt_id = 900, num_columns = 1, num_params = 0 }),
+                    proto.to_field_packet(field) }
+                finish(p)
+                proxy.response = { type = proxy.MYSQLD_PACKET_RAW, packets = p }
+                return proxy.PROXY_SEND_RESULT
+            end
+            if cmd == proxy.COM_STMT_EXECUTE and proto.stmt_id_from_stmt_execute_packet(packet) == 900 then
+                local p = { "\001", proto.to_field_packet(field) }
+                finish(p)
+                p[#p + 1] = proto.to_binary_row_packet({ field }, { 42 })
+                p[#p + 1] = eof_framing() and "\254\000\000\002\000" or "\254\000\000\002\000\000\000"
+                proxy.response = { type = proxy.MYSQLD_PACKET_RAW, packets = p }
+                return proxy.PROXY_SEND_RESULT
+            end
+            if cmd == proxy.COM_QUERY and body:sub(1, 11) == "SELECT echo" and proxy.statement then
+                local st = proxy.statement
+                local p = st.params[1] or {}
+                proxy.response = { type = proxy.MYSQLD_PACKET_OK, resultset = {
+                    fields = { { name = "text" }, { name = "describe" }, { name = "type" }, { name = "value" } },
+                    rows = { { st.text, tostring(st.describe), p.type, p.value } } } }
+                return proxy.PROXY_SEND_RESULT
+            end
+        end
+        "#,
+    );
+    let mut c = Conn::new(common::opts(&server, "u", "p", None)).unwrap();
+    let v: Option<i64> = c.exec_first("SELECT mine", ()).unwrap();
+    assert_eq!(v, Some(42), "the script's own statement, raw binary row");
+    let row: Option<(String, String, i64, String)> =
+        c.exec_first("SELECT echo ?", ("hello",)).unwrap();
+    assert_eq!(
+        row,
+        Some((
+            "SELECT echo ?".to_string(),
+            "false".to_string(),
+            253,
+            "hello".to_string()
+        ))
+    );
+}

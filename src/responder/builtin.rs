@@ -21,7 +21,8 @@ use super::session::Session;
 use super::sql::{self, Tok, Token};
 use super::value::Value;
 use super::vars::{self, ServerFacts};
-use super::{Part, Request, Responder};
+use super::{Execution, Part, Request, Responder};
+use crate::protocol::binary::BinValue;
 use crate::protocol::command::Command;
 use crate::protocol::consts::{coltype, status};
 use crate::protocol::errcodes as er;
@@ -86,15 +87,25 @@ impl Builtin {
 
     /// Answers one statement of a COM_QUERY (the server splits
     /// multi-statement queries); `Decline` for what it does not know.
-    pub fn query(&mut self, s: &mut Session, sql: &[u8]) -> Reply {
+    /// `exec`: the prepared statement this query is an execution of.
+    pub fn query(&mut self, s: &mut Session, sql: &[u8], exec: Option<&Execution<'_>>) -> Reply {
         self.stats.statements.add(1);
         let Ok(text) = std::str::from_utf8(sql) else {
             return Reply::Decline;
         };
-        self.statement(s, text.trim().trim_end_matches(';').trim_end())
+        let trimmed = text.trim_start();
+        let params = exec.map(|e| Params {
+            exec: e,
+            shift: text.len() - trimmed.len(),
+        });
+        self.statement(
+            s,
+            trimmed.trim_end().trim_end_matches(';').trim_end(),
+            params,
+        )
     }
 
-    fn statement(&mut self, s: &mut Session, sql: &str) -> Reply {
+    fn statement(&mut self, s: &mut Session, sql: &str, params: Option<Params<'_, '_>>) -> Reply {
         // The seed's query as drivers and load tests send it: straight to the
         // pre-encoded answer, without tokenizing (no allocation on this path).
         if sql.eq_ignore_ascii_case("SHOW DATABASES") || sql.eq_ignore_ascii_case("SHOW SCHEMAS") {
@@ -107,7 +118,7 @@ impl Builtin {
         let kinds: Vec<&Tok<'_>> = toks.iter().map(|t| &t.kind).collect();
         match kinds.as_slice() {
             [] => Reply::err(er::ER_EMPTY_QUERY),
-            [k, ..] if k.is("SELECT") => self.select(s, sql, &toks[1..]),
+            [k, ..] if k.is("SELECT") => self.select(s, sql, &toks[1..], params),
             [k, rest @ ..] if k.is("SHOW") => self.show(s, rest),
             [k, ..] if k.is("SET") => self.set(s, &toks[1..]),
             [k, db] if k.is("USE") => match name_of(db) {
@@ -136,9 +147,15 @@ impl Builtin {
         }
     }
 
-    fn select(&mut self, s: &Session, sql: &str, items: &[Token<'_>]) -> Reply {
+    fn select(
+        &mut self,
+        s: &Session,
+        sql: &str,
+        items: &[Token<'_>],
+        params: Option<Params<'_, '_>>,
+    ) -> Reply {
         let mut cols: Vec<ColumnDef> = Vec::new();
-        let mut vals: Vec<Value> = Vec::new();
+        let mut vals: Vec<Cell> = Vec::new();
         let mut i = 0;
         let mut limit: Option<u64> = None;
         // The row's size: a short statement naming a long variable many times
@@ -166,6 +183,9 @@ impl Builtin {
                 Tok::Str(text) if next == first + 1 => text.to_string(),
                 _ => sql[start..end].to_string(),
             };
+            let aliased = items
+                .get(i)
+                .is_some_and(|t| t.kind.is("AS") || bare_alias_of(&t.kind).is_some());
             if items.get(i).is_some_and(|t| t.kind.is("AS")) {
                 i += 1;
                 match items.get(i).and_then(|t| alias_of(&t.kind)) {
@@ -200,8 +220,20 @@ impl Builtin {
                 );
                 return Reply::err_with(er::ER_WARN_ALLOWED_PACKET_OVERFLOWED, msg.into_bytes());
             }
+            // `SELECT ?` of a prepared statement: named `?` and typed as the
+            // parameter, as MySQL does
+            match params.and_then(|p| p.at(start, end)) {
+                Some(b) => {
+                    let (mut typed, cell) = param_column(b, &c);
+                    if aliased {
+                        typed.name = std::mem::take(&mut c.name);
+                    }
+                    c = typed;
+                    vals.push(cell);
+                }
+                None => vals.push(v.into_cell()),
+            }
             cols.push(c);
-            vals.push(v);
             match items.get(i).map(|t| &t.kind) {
                 Some(Tok::Punct(b',')) => i += 1,
                 None => break,
@@ -230,7 +262,7 @@ impl Builtin {
         let rows = if limit == Some(0) {
             Vec::new()
         } else {
-            vec![vals.into_iter().map(Value::into_cell).collect()]
+            vec![vals]
         };
         Reply::rows(cols, rows)
     }
@@ -730,14 +762,14 @@ impl Responder for Builtin {
         if self.bootstrap_only {
             return match req.command {
                 Command::Query(sql) if req.part != Part::Whole && is_bootstrap(sql) => {
-                    self.query(s, sql).into()
+                    self.query(s, sql, req.execution).into()
                 }
                 _ => Answer::decline(),
             };
         }
         let reply = match req.command {
             Command::Query(_) if req.part == Part::Whole => Reply::Decline,
-            Command::Query(sql) => self.query(s, sql),
+            Command::Query(sql) => self.query(s, sql, req.execution),
             Command::InitDb(db) => {
                 s.set_database(Some(String::from_utf8_lossy(db).into_owned()));
                 Reply::ok()
@@ -819,6 +851,68 @@ impl SqlError {
             message: Cow::Owned(self.message.into_bytes()),
         })
     }
+}
+
+/// A prepared statement's parameters as the built-in SELECT sees them: the
+/// literal at `start..end` of the statement (its text after `shift` bytes
+/// of leading space) is parameter `k` when it is exactly where the server
+/// substituted value `k`.
+#[derive(Clone, Copy)]
+struct Params<'e, 'a> {
+    exec: &'e Execution<'a>,
+    shift: usize,
+}
+
+impl<'e, 'a> Params<'e, 'a> {
+    fn at(self, start: usize, end: usize) -> Option<&'e BinValue<'a>> {
+        let span = (start + self.shift, end + self.shift);
+        let k = self.exec.literals.iter().position(|s| *s == span)?;
+        self.exec.values.get(k)
+    }
+}
+
+/// The column and cell of `SELECT ?`: named `?`, typed by the value bound.
+fn param_column(v: &BinValue<'_>, like: &ColumnDef) -> (ColumnDef, Cell) {
+    use crate::protocol::consts::{charset, colflag};
+    let (t, cell) = match *v {
+        BinValue::Null => (coltype::NULL, Cell::Null),
+        BinValue::Int(i) => (coltype::LONGLONG, Cell::Int(i)),
+        BinValue::UInt(u) => (coltype::LONGLONG, Cell::UInt(u)),
+        BinValue::Float(f) => (coltype::FLOAT, Cell::Double(f64::from(f))),
+        BinValue::Double(d) => (coltype::DOUBLE, Cell::Double(d)),
+        BinValue::Date(d) => (coltype::DATE, Cell::Date(d)),
+        BinValue::DateTime(d) => (coltype::DATETIME, Cell::DateTime(d)),
+        BinValue::Time(t) => (coltype::TIME, Cell::Time(t)),
+        // strings, blobs and decimals: as their literal was typed
+        BinValue::Bytes(b) => {
+            let c = ColumnDef {
+                name: b"?".to_vec(),
+                ..like.clone()
+            };
+            return (c, Cell::Bytes(Cow::Owned(b.to_vec())));
+        }
+    };
+    let mut c = ColumnDef::new(b"?", t);
+    if matches!(v, BinValue::UInt(_)) {
+        c.flags |= colflag::UNSIGNED;
+    }
+    let micros = match v {
+        BinValue::DateTime(d) => d.micros != 0,
+        BinValue::Time(t) => t.micros != 0,
+        _ => false,
+    };
+    if micros {
+        c.decimals = 6;
+    }
+    if matches!(v, BinValue::Double(_) | BinValue::Float(_)) {
+        c.decimals = 31; // MySQL's "not fixed": print the shortest exact text
+    }
+    c.charset = if matches!(t, coltype::NULL) {
+        charset::BINARY
+    } else {
+        c.charset
+    };
+    (c, cell)
 }
 
 /// The bytes of a hex literal's digits (an even number of them).

@@ -73,8 +73,11 @@ pub struct Execution<'a> {
     pub text: &'a [u8],
     /// The parameters' types (empty at prepare time).
     pub types: &'a [ParamType],
-    /// The bound values, in placeholder order (empty at prepare time).
+    /// The bound values, in placeholder order (all NULL at prepare time).
     pub values: &'a [BinValue<'a>],
+    /// Where each value's literal is in the substituted query text (byte
+    /// ranges, in placeholder order).
+    pub literals: &'a [(usize, usize)],
 }
 
 /// One command to answer.

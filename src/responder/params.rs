@@ -41,6 +41,31 @@ pub fn substitute(
     values: &[BinValue<'_>],
     types: &[ParamType],
 ) -> Vec<u8> {
+    substitute_into(sql, at, values, types, None)
+}
+
+/// As [`substitute`], also giving where each literal landed in the text
+/// (byte ranges, in placeholder order): a responder can tell a `?` from a
+/// literal the client wrote (the built-in SELECT names such a column `?`
+/// and types it as the parameter, as MySQL does).
+pub fn substitute_with_spans(
+    sql: &[u8],
+    at: &[usize],
+    values: &[BinValue<'_>],
+    types: &[ParamType],
+) -> (Vec<u8>, Vec<(usize, usize)>) {
+    let mut spans = Vec::with_capacity(at.len());
+    let text = substitute_into(sql, at, values, types, Some(&mut spans));
+    (text, spans)
+}
+
+fn substitute_into(
+    sql: &[u8],
+    at: &[usize],
+    values: &[BinValue<'_>],
+    types: &[ParamType],
+    mut spans: Option<&mut Vec<(usize, usize)>>,
+) -> Vec<u8> {
     let extra: usize = values
         .iter()
         .map(|v| match v {
@@ -54,7 +79,11 @@ pub fn substitute(
         out.extend_from_slice(sql.get(from..pos).unwrap_or_default());
         let v = values.get(k).unwrap_or(&BinValue::Null);
         let t = types.get(k).copied().unwrap_or_default();
+        let start = out.len();
         put_literal(&mut out, v, t);
+        if let Some(s) = spans.as_deref_mut() {
+            s.push((start, out.len()));
+        }
         from = pos + 1;
     }
     out.extend_from_slice(sql.get(from..).unwrap_or_default());

@@ -251,6 +251,9 @@ pub fn on_auth(
         )?;
         c.raw_set("default_db", s.database.as_deref().unwrap_or(""))?;
         c.raw_set("auth_plugin_name", s.auth_plugin.as_ref())?;
+        // what the client and the server agreed: a script writing RAW
+        // answers needs it (EOF packets or not, with mysql.proto's encoders)
+        c.raw_set("capabilities", s.capabilities)?;
         c.raw_set("scramble_buffer", lua.create_string(s.nonce)?)?;
     }
     Ok(())
@@ -318,7 +321,6 @@ pub fn set_statement(
     exec: Option<&crate::responder::Execution<'_>>,
     describe: bool,
 ) -> mlua::Result<()> {
-    use crate::protocol::binary::{self, BinValue};
     let proxy = proxy_of(env)?;
     let Some(e) = exec else {
         return proxy.raw_set("statement", Value::Nil);
@@ -330,27 +332,36 @@ pub fn set_statement(
     let params = lua.create_table()?;
     for (i, v) in e.values.iter().enumerate() {
         let p = lua.create_table()?;
-        let ty = e.types.get(i).copied().unwrap_or_default();
-        p.raw_set("type", ty.coltype)?;
-        p.raw_set("unsigned", ty.unsigned)?;
-        match v {
-            BinValue::Null => {}
-            BinValue::Int(k) => p.raw_set("value", *k)?,
-            BinValue::UInt(u) => match i64::try_from(*u) {
-                Ok(k) => p.raw_set("value", k)?,
-                Err(_) => p.raw_set("value", u.to_string())?,
-            },
-            BinValue::Float(f) => p.raw_set("value", f64::from(*f))?,
-            BinValue::Double(d) => p.raw_set("value", *d)?,
-            BinValue::Bytes(b) => p.raw_set("value", lua.create_string(b)?)?,
-            other => {
-                let mut buf = [0u8; 64];
-                let text = binary::text_of(other, &mut buf, 6);
-                p.raw_set("value", lua.create_string(text.as_ref())?)?
-            }
+        // at prepare time (describe) no types are known yet
+        if let Some(ty) = e.types.get(i) {
+            p.raw_set("type", ty.coltype)?;
+            p.raw_set("unsigned", ty.unsigned)?;
         }
+        p.raw_set("value", bin_value(lua, v)?)?;
         params.raw_set(i + 1, p)?;
     }
     t.raw_set("params", params)?;
     proxy.raw_set("statement", t)
+}
+
+/// A parameter's value as Lua sees it: an integer, a number, a string (dates
+/// and times as text, a BIGINT UNSIGNED above 2^63 as its digits), or nil.
+pub fn bin_value(lua: &Lua, v: &crate::protocol::binary::BinValue<'_>) -> mlua::Result<Value> {
+    use crate::protocol::binary::{self, BinValue};
+    Ok(match v {
+        BinValue::Null => Value::Nil,
+        BinValue::Int(k) => Value::Integer(*k),
+        BinValue::UInt(u) => match i64::try_from(*u) {
+            Ok(k) => Value::Integer(k),
+            Err(_) => Value::String(lua.create_string(u.to_string())?),
+        },
+        BinValue::Float(f) => Value::Number(f64::from(*f)),
+        BinValue::Double(d) => Value::Number(*d),
+        BinValue::Bytes(b) => Value::String(lua.create_string(b)?),
+        other => {
+            let mut buf = [0u8; 64];
+            let text = binary::text_of(other, &mut buf, 6);
+            Value::String(lua.create_string(text.as_ref())?)
+        }
+    })
 }

@@ -345,6 +345,36 @@ fn proto(lua: &Lua) -> mlua::Result<Table> {
         })?,
     )?;
     m.set(
+        "to_stmt_prepare_ok_packet",
+        lua.create_function(|lua, t: Table| {
+            let ok = crate::protocol::binary::PrepareOk {
+                statement_id: get_int(&t, "stmt_id", 0)? as u32,
+                columns: get_int(&t, "num_columns", 0)? as u16,
+                params: get_int(&t, "num_params", 0)? as u16,
+                warnings: get_int(&t, "warnings", 0)? as u16,
+            };
+            let mut out = Vec::new();
+            ok.encode(&mut out);
+            lua.create_string(out)
+        })?,
+    )?;
+    m.set(
+        "to_field_packet",
+        lua.create_function(|lua, f: Table| {
+            let c = field_of(&f)?;
+            let mut out = Vec::new();
+            c.encode(&mut out, false);
+            lua.create_string(out)
+        })?,
+    )?;
+    m.set(
+        "to_binary_row_packet",
+        lua.create_function(|lua, (fields, row): (Table, Table)| {
+            let out = binary_row(&fields, &row).map_err(|e| bad("to_binary_row_packet", e))?;
+            lua.create_string(out)
+        })?,
+    )?;
+    m.set(
         "from_stmt_execute_packet",
         lua.create_function(|lua, (p, nparams): (mlua::String, Option<usize>)| {
             let b = p.as_bytes();
@@ -356,95 +386,91 @@ fn proto(lua: &Lua) -> mlua::Result<Table> {
 }
 
 /// Decodes COM_STMT_EXECUTE with `n` parameters: `stmt_id`, `flags`,
-/// `iteration_count`, `new_params_bound`, `params = { {type=, value=}, ... }`.
+/// `iteration_count`, `new_params_bound`, `params = { {type=, unsigned=,
+/// value=}, ... }` (with the protocol's decoder; types not sent in this
+/// packet are taken as strings).
 fn stmt_execute(lua: &Lua, b: &[u8], n: usize) -> Result<Table, String> {
-    let e = |e: crate::protocol::Error| e.to_string();
-    let mut r = Reader::new(b);
-    if r.u8("command").map_err(e)? != 0x17 {
-        return Err("not a COM_STMT_EXECUTE packet".into());
-    }
-    let t = lua.create_table().map_err(|e| e.to_string())?;
-    let set = |k: &str, v: Value| t.set(k, v).map_err(|e| e.to_string());
-    set(
-        "stmt_id",
-        Value::Integer(i64::from(r.u32("stmt_id").map_err(e)?)),
-    )?;
-    set(
-        "flags",
-        Value::Integer(i64::from(r.u8("flags").map_err(e)?)),
-    )?;
-    set(
-        "iteration_count",
-        Value::Integer(i64::from(r.u32("iteration_count").map_err(e)?)),
-    )?;
+    use crate::protocol::binary::{decode_execute, ParamType};
+    let body = match b.split_first() {
+        Some((0x17, body)) => body,
+        _ => return Err("not a COM_STMT_EXECUTE packet".into()),
+    };
+    let strings = vec![ParamType::of(coltype::VAR_STRING); n];
+    let ex = decode_execute(body, n, &strings, &[]).map_err(|e| e.to_string())?;
+    let le = |e: mlua::Error| e.to_string();
+    let t = lua.create_table().map_err(le)?;
+    t.set("stmt_id", ex.statement_id).map_err(le)?;
+    t.set("flags", ex.flags).map_err(le)?;
+    t.set("iteration_count", ex.iterations).map_err(le)?;
     if n == 0 {
         return Ok(t);
     }
-    let bitmap = r.bytes(n.div_ceil(8), "null bitmap").map_err(e)?.to_vec();
-    let bound = r.u8("new params bound flag").map_err(e)?;
-    set("new_params_bound", Value::Boolean(bound == 1))?;
-    let mut types = Vec::with_capacity(n);
-    if bound == 1 {
-        for _ in 0..n {
-            types.push(r.u16("param type").map_err(e)?);
-        }
-    } else {
-        types.resize(n, u16::from(coltype::VAR_STRING));
+    t.set("new_params_bound", ex.new_types.is_some())
+        .map_err(le)?;
+    let types = ex.new_types.as_deref().unwrap_or(&strings);
+    let params = lua.create_table().map_err(le)?;
+    for (i, v) in ex.values.iter().enumerate() {
+        let p = lua.create_table().map_err(le)?;
+        let ty = types.get(i).copied().unwrap_or_default();
+        p.set("type", ty.coltype).map_err(le)?;
+        p.set("unsigned", ty.unsigned).map_err(le)?;
+        p.set("value", super::api::bin_value(lua, v).map_err(le)?)
+            .map_err(le)?;
+        params.raw_set(i + 1, p).map_err(le)?;
     }
-    let params = lua.create_table().map_err(|e| e.to_string())?;
-    for (i, &ty) in types.iter().enumerate() {
-        let p = lua.create_table().map_err(|e| e.to_string())?;
-        let t8 = (ty & 0xff) as u8;
-        let unsigned = ty & 0x8000 != 0;
-        p.set("type", t8).map_err(|e| e.to_string())?;
-        let is_null = bitmap
-            .get(i / 8)
-            .is_some_and(|byte| byte & (1 << (i % 8)) != 0);
-        let v: Value = if is_null {
-            Value::Nil
-        } else {
-            match t8 {
-                coltype::TINY => {
-                    let v = r.u8("tiny").map_err(e)?;
-                    Value::Integer(if unsigned {
-                        i64::from(v)
-                    } else {
-                        i64::from(v as i8)
-                    })
-                }
-                coltype::SHORT | coltype::YEAR => {
-                    let v = r.u16("short").map_err(e)?;
-                    Value::Integer(if unsigned {
-                        i64::from(v)
-                    } else {
-                        i64::from(v as i16)
-                    })
-                }
-                coltype::LONG | coltype::INT24 => {
-                    let v = r.u32("long").map_err(e)?;
-                    Value::Integer(if unsigned {
-                        i64::from(v)
-                    } else {
-                        i64::from(v as i32)
-                    })
-                }
-                coltype::LONGLONG => Value::Integer(r.u64("longlong").map_err(e)? as i64),
-                coltype::FLOAT => {
-                    Value::Number(f64::from(f32::from_bits(r.u32("float").map_err(e)?)))
-                }
-                coltype::DOUBLE => Value::Number(f64::from_bits(r.u64("double").map_err(e)?)),
-                coltype::NULL => Value::Nil,
-                _ => {
-                    let s = r.lenenc_str("string parameter").map_err(e)?;
-                    Value::String(lua.create_string(s).map_err(|e| e.to_string())?)
-                }
-            }
-        };
-        p.set("value", v).map_err(|e| e.to_string())?;
-        params.raw_set(i + 1, p).map_err(|e| e.to_string())?;
-    }
-    set("params", Value::Table(params))?;
+    t.set("params", params).map_err(le)?;
     Ok(t)
+}
+
+/// A column definition from a field table (`name`, `type`, and optional
+/// `charsetnr`, `length`, `flags`, `decimals`, `table`, `schema`).
+fn field_of(f: &Table) -> mlua::Result<crate::protocol::response::ColumnDef> {
+    let t = get_int(f, "type", i64::from(coltype::VAR_STRING))?;
+    let t = u8::try_from(t).map_err(|_| bad("field", format!("type {t} is out of range")))?;
+    let mut c = crate::protocol::response::ColumnDef::new(&get_bytes(f, "name")?, t);
+    let (charset, length, flags, decimals) = crate::protocol::response::type_defaults(t);
+    c.charset = get_int(f, "charsetnr", i64::from(charset))? as u16;
+    c.length = get_int(f, "length", i64::from(length))? as u32;
+    c.flags = get_int(f, "flags", i64::from(flags))? as u16;
+    c.decimals = get_int(f, "decimals", i64::from(decimals))? as u8;
+    c.table = get_bytes(f, "table")?;
+    c.schema = get_bytes(f, "schema")?;
+    Ok(c)
+}
+
+/// A binary resultset row for `fields` (their `type` and `flags`'
+/// UNSIGNED bit decide each cell's encoding) from `row` (strings, numbers,
+/// nil for NULL); an error names a cell that does not fit its type.
+fn binary_row(fields: &Table, row: &Table) -> Result<Vec<u8>, String> {
+    use crate::protocol::binary::{BinValue, BinaryRow, ParamType};
+    let n = fields.raw_len();
+    let mut out = Vec::new();
+    let mut r = BinaryRow::begin(&mut out, n);
+    for i in 1..=n {
+        let f: Table = fields.raw_get(i).map_err(|e| e.to_string())?;
+        let t = get_int(&f, "type", i64::from(coltype::VAR_STRING)).map_err(|e| e.to_string())?;
+        let flags = get_int(&f, "flags", 0).map_err(|e| e.to_string())?;
+        let col = ParamType {
+            coltype: t as u8,
+            unsigned: flags & i64::from(crate::protocol::consts::colflag::UNSIGNED) != 0,
+        };
+        let v: Value = row.raw_get(i).map_err(|e| e.to_string())?;
+        let bytes;
+        let value = match &v {
+            Value::Nil => BinValue::Null,
+            Value::Integer(k) => BinValue::Int(*k),
+            Value::Number(x) if x.fract() == 0.0 && x.abs() < 9.0e15 => BinValue::Int(*x as i64),
+            Value::Number(x) => BinValue::Double(*x),
+            Value::String(s) => {
+                bytes = s.as_bytes().to_vec();
+                BinValue::Bytes(&bytes)
+            }
+            other => return Err(format!("cell {i} is a {}", other.type_name())),
+        };
+        r.value(col, &value)
+            .map_err(|m| format!("cell {i}: {}", m.why))?;
+    }
+    Ok(out)
 }
 
 fn sha1(parts: &[&[u8]]) -> Vec<u8> {

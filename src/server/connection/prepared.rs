@@ -194,14 +194,18 @@ impl Connection {
         ctx: &mut Ctx<'_>,
         out: &mut Vec<u8>,
     ) -> Option<Vec<ColumnDef>> {
-        let mut payload = vec![com::QUERY];
-        payload.extend(params::substitute(sql, at, &[], &[]));
+        let nulls = vec![BinValue::Null; at.len()];
+        let (text, literals) = params::substitute_with_spans(sql, at, &nulls, &[]);
+        let mut payload = Vec::with_capacity(text.len() + 1);
+        payload.push(com::QUERY);
+        payload.extend(text);
         let qcmd = Command::Query(payload.get(1..).unwrap_or_default());
         let exec = Execution {
             id,
             text: sql,
             types: &[],
-            values: &[],
+            values: &nulls,
+            literals: &literals,
         };
         let req = Request {
             payload: &payload,
@@ -285,13 +289,11 @@ impl Connection {
                 *v = BinValue::Bytes(bytes);
             }
         }
-        let mut payload = vec![com::QUERY];
-        payload.extend(params::substitute(
-            &st.text,
-            &st.placeholders,
-            &values,
-            &st.types,
-        ));
+        let (text, literals) =
+            params::substitute_with_spans(&st.text, &st.placeholders, &values, &st.types);
+        let mut payload = Vec::with_capacity(text.len() + 1);
+        payload.push(com::QUERY);
+        payload.extend(text);
         if log::log_enabled!(log::Level::Debug) {
             debug!(
                 "conn {}: COM_STMT_EXECUTE statement {id} params {:?}: {}",
@@ -306,6 +308,7 @@ impl Connection {
             text: &st.text,
             types: &st.types,
             values: &values,
+            literals: &literals,
         };
         let req = Request {
             payload: &payload,
