@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 const USAGE: &str =
-    "loadgen WORKLOAD [options]; workloads: handshake query big idle startup storm soak";
+    "loadgen WORKLOAD [options]; workloads: handshake query prepared big idle startup storm soak";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args()
@@ -105,6 +105,14 @@ fn main() -> ExitCode {
             .json("handshake", &[lbl, ("conns", conns.to_string())]),
         "query" => loadgen::query(&t, conns, secs, &sql).json(
             "query",
+            &[
+                lbl,
+                ("conns", conns.to_string()),
+                ("sql", sql.replace('"', "'")),
+            ],
+        ),
+        "prepared" => loadgen::prepared(&t, conns, secs, &sql).json(
+            "prepared",
             &[
                 lbl,
                 ("conns", conns.to_string()),

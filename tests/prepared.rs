@@ -329,3 +329,36 @@ fn a_script_owns_the_statements_it_prepares() {
     let dbs: Vec<String> = c.exec("SHOW DATABASES", ()).unwrap();
     assert_eq!(dbs.len(), 70);
 }
+
+/// Literals drivers write when they substitute parameters themselves (and
+/// that the server writes for executions): the smallest BIGINT, exponents
+/// with a sign, character set introducers (found by the Go and Java checks).
+#[test]
+fn literals_drivers_write_are_understood() {
+    let server = common::start(common::config());
+    let mut c = conn(&server);
+    let v: Option<i64> = c.query_first("SELECT -9223372036854775808").unwrap();
+    assert_eq!(v, Some(i64::MIN));
+    let v: Option<i64> = c.exec_first("SELECT ?", (i64::MIN,)).unwrap();
+    assert_eq!(v, Some(i64::MIN));
+    for (text, want) in [
+        ("1e+300", 1e300),
+        ("1.25e-07", 1.25e-7),
+        ("1.25E-7", 1.25e-7),
+        ("-2.5e3", -2500.0),
+    ] {
+        let row: mysql::Row = c.query_first(format!("SELECT {text}")).unwrap().unwrap();
+        assert_eq!(
+            row.columns_ref()[0].column_type(),
+            mysql::consts::ColumnType::MYSQL_TYPE_DOUBLE,
+            "{text}"
+        );
+        assert_eq!(row.get::<f64, _>(0), Some(want), "{text}");
+    }
+    let v: Option<f64> = c.exec_first("SELECT ?", (1e300f64,)).unwrap();
+    assert_eq!(v, Some(1e300));
+    let v: Option<Vec<u8>> = c.query_first("SELECT _binary'\\0x'").unwrap();
+    assert_eq!(v, Some(b"\0x".to_vec()));
+    let v: Option<String> = c.query_first("SELECT _utf8mb4 'h\u{e9}'").unwrap();
+    assert_eq!(v.as_deref(), Some("h\u{e9}"));
+}

@@ -303,6 +303,8 @@ enum Phase {
     Greeting,
     Auth,
     Ready,
+    /// COM_STMT_PREPARE sent: reading PREPARE_OK and its definitions.
+    Preparing,
     Query,
     Closed,
 }
@@ -318,6 +320,10 @@ struct Client {
     result: ResultReader,
     /// Registered for writability too (a flush left bytes behind).
     write_interest: bool,
+    /// Prepared mode: packets of the PREPARE answer still to read (None
+    /// until PREPARE_OK arrives), and the COM_STMT_EXECUTE to send.
+    prepare_left: Option<usize>,
+    execute: Vec<u8>,
 }
 
 impl Client {
@@ -336,6 +342,8 @@ impl Client {
             started: Instant::now(),
             result: ResultReader::default(),
             write_interest: false,
+            prepare_left: None,
+            execute: Vec::new(),
         })
     }
 
@@ -401,6 +409,9 @@ pub enum Job {
     Reconnect,
     /// Send this query again and again.
     Query(Vec<u8>),
+    /// Prepare this statement (a COM_STMT_PREPARE payload) once per
+    /// connection, then execute it again and again (binary rows).
+    Prepared(Vec<u8>),
 }
 
 /// Handles one packet in the login phase; returns Some(true) when logged in.
@@ -564,6 +575,12 @@ pub fn run(t: &Target, conns: usize, secs: f64, job: Job) -> Outcome {
                                         let q = q.clone();
                                         c.send(0, &q);
                                     }
+                                    Job::Prepared(q) => {
+                                        c.phase = Phase::Preparing;
+                                        c.prepare_left = None;
+                                        let q = q.clone();
+                                        c.send(0, &q);
+                                    }
                                 },
                                 Some(false) => {}
                                 None => {
@@ -573,6 +590,23 @@ pub fn run(t: &Target, conns: usize, secs: f64, job: Job) -> Outcome {
                                 }
                             }
                         }
+                        Phase::Preparing => match prepare_step(c, &p) {
+                            Ok(true) => {
+                                c.phase = Phase::Query;
+                                c.result = ResultReader::new(c.deprecate_eof);
+                                c.started = Instant::now();
+                                let e = std::mem::take(&mut c.execute);
+                                c.send(0, &e);
+                                c.execute = e;
+                            }
+                            Ok(false) => {}
+                            Err(code) => {
+                                out.error(&format!("prepare_err_{code}"));
+                                c.phase = Phase::Closed;
+                                reopen = true;
+                                break;
+                            }
+                        },
                         Phase::Query => match c.result.feed(&p) {
                             Step::More => {}
                             Step::Done => {
@@ -584,6 +618,12 @@ pub fn run(t: &Target, conns: usize, secs: f64, job: Job) -> Outcome {
                                     c.started = Instant::now();
                                     let q = q.clone();
                                     c.send(0, &q);
+                                } else if let Job::Prepared(_) = &job {
+                                    c.result = ResultReader::new(c.deprecate_eof);
+                                    c.started = Instant::now();
+                                    let e = std::mem::take(&mut c.execute);
+                                    c.send(0, &e);
+                                    c.execute = e;
                                 }
                             }
                             Step::Error(code) => {
@@ -593,6 +633,11 @@ pub fn run(t: &Target, conns: usize, secs: f64, job: Job) -> Outcome {
                                     c.started = Instant::now();
                                     let q = q.clone();
                                     c.send(0, &q);
+                                } else if let Job::Prepared(_) = &job {
+                                    c.started = Instant::now();
+                                    let e = std::mem::take(&mut c.execute);
+                                    c.send(0, &e);
+                                    c.execute = e;
                                 }
                             }
                         },
@@ -632,6 +677,39 @@ pub fn run(t: &Target, conns: usize, secs: f64, job: Job) -> Outcome {
     out
 }
 
+/// One packet of the answer to COM_STMT_PREPARE: true once it is all read
+/// (and `execute` is ready), an error code on ERR.
+fn prepare_step(c: &mut Client, p: &[u8]) -> Result<bool, u16> {
+    match c.prepare_left {
+        None => {
+            if p.first() == Some(&0xff) {
+                return Err(decode_err(p).map(|e| e.code).unwrap_or(0));
+            }
+            let ok = understudy::protocol::binary::PrepareOk::decode(p).map_err(|_| 0u16)?;
+            let defs = |n: u16| {
+                if n == 0 {
+                    0
+                } else {
+                    usize::from(n) + usize::from(!c.deprecate_eof)
+                }
+            };
+            let left = defs(ok.params) + defs(ok.columns);
+            let mut e = vec![0x17];
+            e.extend(ok.statement_id.to_le_bytes());
+            e.push(0); // no cursor
+            e.extend(1u32.to_le_bytes());
+            c.execute = e;
+            c.prepare_left = Some(left);
+            Ok(left == 0)
+        }
+        Some(n) => {
+            let n = n.saturating_sub(1);
+            c.prepare_left = Some(n);
+            Ok(n == 0)
+        }
+    }
+}
+
 /// Handshake storm.
 pub fn handshake(t: &Target, conns: usize, secs: f64) -> Outcome {
     run(t, conns, secs, Job::Reconnect)
@@ -642,6 +720,13 @@ pub fn query(t: &Target, conns: usize, secs: f64, sql: &str) -> Outcome {
     let mut q = vec![0x03];
     q.extend_from_slice(sql.as_bytes());
     run(t, conns, secs, Job::Query(q))
+}
+
+/// A statement prepared once per connection, executed back to back (binary rows).
+pub fn prepared(t: &Target, conns: usize, secs: f64, sql: &str) -> Outcome {
+    let mut q = vec![0x16];
+    q.extend_from_slice(sql.as_bytes());
+    run(t, conns, secs, Job::Prepared(q))
 }
 
 /// Connections a storm logged in, held open on the poll that opened them.
@@ -1039,6 +1124,8 @@ pub fn login_blocking(t: &Target, out: &mut Outcome) -> Option<Blocking> {
         started: Instant::now(),
         result: ResultReader::default(),
         write_interest: false,
+        prepare_left: None,
+        execute: Vec::new(),
     };
     loop {
         let (seq, p) = match read_one(&mut s, &mut buf) {

@@ -594,11 +594,20 @@ pub fn text_of<'v>(
         BinValue::UInt(u) => {
             let _ = write!(w, "{u}");
         }
-        BinValue::Float(f) => {
+        // integral values below 1e15 as digits ("3"), the rest as Rust's
+        // shortest round-trip text, with an exponent when it is long
+        // ("0.1", "1e300", "1.25e-7"): at most 24 bytes, and a valid SQL literal
+        BinValue::Float(f) if f.is_finite() && f.fract() == 0.0 && f.abs() < 1e15 => {
             let _ = write!(w, "{f}");
         }
-        BinValue::Double(d) => {
+        BinValue::Float(f) => {
+            let _ = write!(w, "{f:?}");
+        }
+        BinValue::Double(d) if d.is_finite() && d.fract() == 0.0 && d.abs() < 1e15 => {
             let _ = write!(w, "{d}");
+        }
+        BinValue::Double(d) => {
+            let _ = write!(w, "{d:?}");
         }
         BinValue::Date(d) => {
             let _ = write!(w, "{:04}-{:02}-{:02}", d.year, d.month, d.day);

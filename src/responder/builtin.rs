@@ -208,6 +208,9 @@ impl Builtin {
             if matches!(v, Value::UInt(_)) {
                 c.flags |= crate::protocol::consts::colflag::UNSIGNED;
             }
+            if matches!(v, Value::Double(_)) {
+                c.decimals = 31; // MySQL's "not fixed": the shortest exact text
+            }
             if matches!(v, Value::Bytes(_)) {
                 c.charset = crate::protocol::consts::charset::BINARY;
                 c.flags |= crate::protocol::consts::colflag::BINARY;
@@ -285,9 +288,26 @@ impl Builtin {
             Tok::Punct(b'-') => match items.get(i + 1).map(|t| &t.kind) {
                 Some(Tok::Number(n)) => match number(n) {
                     Value::Int(v) => (Value::Int(-v), i + 2),
+                    // -9223372036854775808: the digits alone are past i64
+                    Value::UInt(u) if u == 1 << 63 => (Value::Int(i64::MIN), i + 2),
+                    Value::UInt(u) => (Value::Decimal(format!("-{u}")), i + 2),
                     Value::Decimal(d) => (Value::Decimal(format!("-{d}")), i + 2),
+                    Value::Double(d) => (Value::Double(-d), i + 2),
                     _ => return Ok(None),
                 },
+                _ => return Ok(None),
+            },
+            // a character set introducer: _binary'…', _utf8mb4 '…'
+            Tok::Word(w) if w.starts_with('_') && w.len() > 1 => match items.get(i + 1) {
+                Some(Token {
+                    kind: Tok::Str(v), ..
+                }) => {
+                    if w.eq_ignore_ascii_case("_binary") {
+                        (Value::Bytes(v.as_bytes().to_vec()), i + 2)
+                    } else {
+                        (Value::str(v.to_string()), i + 2)
+                    }
+                }
                 _ => return Ok(None),
             },
             Tok::Str(v) => (Value::str(v.to_string()), i + 1),
@@ -932,6 +952,11 @@ fn number(n: &str) -> Value {
         Ok(i) => Value::Int(i),
         Err(_) => match n.parse::<u64>() {
             Ok(u) => Value::UInt(u),
+            // a literal with an exponent is a DOUBLE, as in MySQL
+            Err(_) if n.contains(['e', 'E']) => match n.parse::<f64>() {
+                Ok(d) if d.is_finite() => Value::Double(d),
+                _ => Value::Decimal(n.to_string()),
+            },
             Err(_) => Value::Decimal(n.to_string()),
         },
     }

@@ -134,6 +134,8 @@ pub struct CannedSet {
     pub rows: Vec<Vec<Cell>>,
     /// The text-protocol encoding.
     pub text: Canned,
+    /// The binary-protocol encoding (a prepared statement's execution).
+    pub binary: Canned,
 }
 
 impl CannedSet {
@@ -147,25 +149,30 @@ impl CannedSet {
         let types = crate::server::encode::column_types(&columns);
         let decimals: Vec<u8> = columns.iter().map(|c| c.decimals).collect();
         let mut failed = None;
-        let text = Canned::new(status, |enc, st| {
-            enc.columns(&columns, st);
-            let mut sink = RowSink::new(enc, RowFormat::Text, &types, &decimals, u64::MAX);
-            for row in &rows {
-                if let Err(e) =
-                    sink.row(|c| row.iter().try_for_each(|cell| c.value(&cell.as_value())))
-                {
-                    failed = Some(e);
-                    return;
+        let mut encode = |format| {
+            Canned::new(status, |enc, st| {
+                enc.columns(&columns, st);
+                let mut sink = RowSink::new(enc, format, &types, &decimals, u64::MAX);
+                for row in &rows {
+                    if let Err(e) =
+                        sink.row(|c| row.iter().try_for_each(|cell| c.value(&cell.as_value())))
+                    {
+                        failed = Some(e);
+                        return;
+                    }
                 }
-            }
-            enc.end(0, st);
-        });
+                enc.end(0, st);
+            })
+        };
+        let text = encode(RowFormat::Text);
+        let binary = encode(RowFormat::Binary);
         match failed {
             Some(e) => Err(e),
             None => Ok(CannedSet {
                 columns,
                 rows,
                 text,
+                binary,
             }),
         }
     }

@@ -102,7 +102,7 @@ pub struct Vars {
 fn value_bytes(v: &Value) -> usize {
     match v {
         Value::Null => 0,
-        Value::Int(_) | Value::UInt(_) => 8,
+        Value::Int(_) | Value::UInt(_) | Value::Double(_) => 8,
         Value::Decimal(d) => d.len(),
         Value::Str(s) => s.len(),
         Value::Bytes(b) => b.len(),

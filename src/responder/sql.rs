@@ -329,11 +329,17 @@ impl<'a> Iterator for Lexer<'a> {
                     }
                 }
                 b'0'..=b'9' => {
-                    while b
-                        .get(i)
-                        .is_some_and(|&c| c.is_ascii_alphanumeric() || c == b'.')
-                    {
-                        i += 1;
+                    while let Some(&c) = b.get(i) {
+                        // an exponent's sign: 1e+300, 1.25E-7
+                        let signed_exponent = (c == b'+' || c == b'-')
+                            && matches!(b.get(i - 1), Some(b'e' | b'E'))
+                            && b.get(i + 1).is_some_and(u8::is_ascii_digit)
+                            && !s[start..i].contains(['x', 'X', 'b', 'B']);
+                        if c.is_ascii_alphanumeric() || c == b'.' || signed_exponent {
+                            i += 1;
+                        } else {
+                            break;
+                        }
                     }
                     Tok::Number(&s[start..i])
                 }

@@ -15,6 +15,8 @@ pub enum Value {
     UInt(u64),
     /// A decimal literal kept as written (DECIMAL column).
     Decimal(String),
+    /// A literal with an exponent (DOUBLE column).
+    Double(f64),
     /// A string (VARCHAR utf8mb4 column).
     Str(Cow<'static, str>),
     /// Bytes: a hex literal `X'…'`, as a prepared statement's BLOB
@@ -34,6 +36,7 @@ impl Value {
             Value::Null => coltype::NULL,
             Value::Int(_) | Value::UInt(_) => coltype::LONGLONG,
             Value::Decimal(_) => coltype::NEWDECIMAL,
+            Value::Double(_) => coltype::DOUBLE,
             Value::Str(_) | Value::Bytes(_) => coltype::VAR_STRING,
         }
     }
@@ -55,6 +58,17 @@ impl Value {
                 Some(scratch.as_bytes())
             }
             Value::Decimal(s) => Some(s.as_bytes()),
+            Value::Double(d) => {
+                scratch.clear();
+                let mut buf = [0u8; 64];
+                let t = crate::protocol::binary::text_of(
+                    &crate::protocol::binary::BinValue::Double(*d),
+                    &mut buf,
+                    0,
+                );
+                scratch.push_str(&String::from_utf8_lossy(&t));
+                Some(scratch.as_bytes())
+            }
             Value::Str(s) => Some(s.as_bytes()),
             Value::Bytes(b) => Some(b),
         }
@@ -65,6 +79,7 @@ impl Value {
         match self {
             Value::Null => 0,
             Value::Int(_) | Value::UInt(_) => 20,
+            Value::Double(_) => 24,
             Value::Decimal(s) => s.len(),
             Value::Str(s) => s.len(),
             Value::Bytes(b) => b.len(),
@@ -79,6 +94,7 @@ impl Value {
             Value::Int(i) => Cell::Int(i),
             Value::UInt(u) => Cell::UInt(u),
             Value::Decimal(d) => Cell::Bytes(Cow::Owned(d.into_bytes())),
+            Value::Double(d) => Cell::Double(d),
             Value::Str(Cow::Borrowed(s)) => Cell::Bytes(Cow::Borrowed(s.as_bytes())),
             Value::Str(Cow::Owned(s)) => Cell::Bytes(Cow::Owned(s.into_bytes())),
             Value::Bytes(b) => Cell::Bytes(Cow::Owned(b)),
@@ -92,6 +108,11 @@ impl Value {
             Value::Int(i) => i.to_string(),
             Value::UInt(u) => u.to_string(),
             Value::Decimal(s) => s.clone(),
+            Value::Double(_) => {
+                let mut sc = String::new();
+                self.text(&mut sc);
+                sc
+            }
             Value::Str(s) => s.to_string(),
             Value::Bytes(b) => String::from_utf8_lossy(b).into_owned(),
         }

@@ -233,7 +233,11 @@ fn one(
             One::Next
         }
         Reply::Canned(set) => {
-            if format == RowFormat::Text && set.text.write(enc, status) {
+            let canned = match format {
+                RowFormat::Text => &set.text,
+                RowFormat::Binary => &set.binary,
+            };
+            if canned.write(enc, status) {
                 written.rows += set.rows.len() as u64;
                 return One::Next;
             }

@@ -242,16 +242,16 @@ impl Connection {
         if self.owner(id) != Some(Owner::Server) {
             return self.not_ours(payload, cmd, id, "mysqld_stmt_execute", queued, ctx, out);
         }
-        // the statement is taken out of the table while it runs (the
-        // responders need the connection), and put back after
-        let Some(mut st) = self.statements.as_mut().and_then(|t| t.remove(id)) else {
+        // the table is taken out of the connection while the statement runs
+        // (the responders need the connection), and put back after
+        let Some(mut table) = self.statements.take() else {
             return;
         };
-        self.execute_server(id, &mut st, payload, body, queued, ctx, out);
-        if let Some(t) = self.statements.as_mut() {
-            t.insert(id, st);
-            t.clear_long_data(id);
+        if let Some(st) = table.get_mut(id) {
+            self.execute_server(id, st, payload, body, queued, ctx, out);
         }
+        table.clear_long_data(id);
+        self.statements = Some(table);
     }
 
     #[allow(clippy::too_many_arguments)]
