@@ -137,7 +137,7 @@ type param struct {
 	want string // "TYPE canon" as the built-in SELECT answers the substituted literal
 }
 
-var longText = strings.Repeat("long ✓ 'q' \\ ", 250) // 3,250 bytes: over longDataSize below
+var longText = strings.Repeat("long ✓ 'q' \\ ", 250) // 3,750 bytes: over longDataSize below
 
 func params(text bool) []param {
 	ps := []param{
