@@ -88,9 +88,11 @@ public class Check {
 
     /**
      * One setter of every type. The built-in SELECT answers the substituted
-     * literal: integers as BIGINT (getObject Long; BigInteger beyond Long),
-     * decimals and floats as DECIMAL (BigDecimal), strings as VARCHAR,
-     * bytes as VARBINARY, dates and times as strings (VARCHAR).
+     * literal: integers as BIGINT (getObject Long), decimals as DECIMAL
+     * (BigDecimal), strings as VARCHAR, bytes as VARBINARY; floats, dates and
+     * times either as that literal (DECIMAL, VARCHAR) or typed by the
+     * parameter as MySQL does (DOUBLE/FLOAT, DATE, DATETIME, TIME). Each
+     * alternative ("A | B") is one exact answer.
      */
     static List<Param> params() {
         List<Param> ps = new ArrayList<>();
@@ -103,10 +105,11 @@ public class Check {
         ps.add(new Param("setObject-BigInteger", p -> p.setObject(1, new BigInteger("18446744073709551615")),
             "VARCHAR String:18446744073709551615", null));
         ps.add(new Param("setBoolean", p -> p.setBoolean(1, true), "BIGINT Long:1", null));
-        ps.add(new Param("setFloat", p -> p.setFloat(1, 1.5f), "DECIMAL BigDecimal:1.5", null));
-        ps.add(new Param("setDouble", p -> p.setDouble(1, -2.25), "DECIMAL BigDecimal:-2.25", null));
-        ps.add(new Param("setDouble-tenth", p -> p.setDouble(1, 0.1), "DECIMAL BigDecimal:0.1", null));
-        // any DECIMAL text or DOUBLE that is exactly the bound double passes
+        // floats and doubles: a DECIMAL (the literal substituted), DOUBLE or FLOAT
+        // (typed by the parameter) that is exactly the bound value passes
+        ps.add(new Param("setFloat", p -> p.setFloat(1, 1.5f), "double:1.5", null));
+        ps.add(new Param("setDouble", p -> p.setDouble(1, -2.25), "double:-2.25", null));
+        ps.add(new Param("setDouble-tenth", p -> p.setDouble(1, 0.1), "double:0.1", null));
         ps.add(new Param("setDouble-big", p -> p.setDouble(1, 1e300), "double:1e300", null));
         ps.add(new Param("setDouble-small", p -> p.setDouble(1, 1.25e-7), "double:1.25e-7", null));
         ps.add(new Param("setBigDecimal", p -> p.setBigDecimal(1, new BigDecimal("12345678.123456")),
@@ -116,16 +119,22 @@ public class Check {
         ps.add(new Param("setString", p -> p.setString(1, STR), "VARCHAR String:" + STR, null));
         ps.add(new Param("setString-empty", p -> p.setString(1, ""), "VARCHAR String:", null));
         ps.add(new Param("setBytes", p -> p.setBytes(1, BYTES), "VARBINARY byte[]:" + hex(BYTES), null));
-        ps.add(new Param("setDate", p -> p.setDate(1, Date.valueOf("2024-01-31")), "VARCHAR String:2024-01-31", null));
+        // dates and times: the quoted literal substituted (VARCHAR), or a column
+        // typed by the parameter (DATE, DATETIME, TIME; " / getString")
+        ps.add(new Param("setDate", p -> p.setDate(1, Date.valueOf("2024-01-31")),
+            "VARCHAR String:2024-01-31 | DATE Date:2024-01-31 / 2024-01-31", null));
         ps.add(new Param("setTimestamp", p -> p.setTimestamp(1, Timestamp.valueOf("2024-01-31 12:34:56.123456")),
-            "VARCHAR String:2024-01-31 12:34:56.123456", null));
-        ps.add(new Param("setTime", p -> p.setTime(1, Time.valueOf("12:34:56")), "VARCHAR String:12:34:56", null));
+            "VARCHAR String:2024-01-31 12:34:56.123456"
+                + " | DATETIME Timestamp:2024-01-31 12:34:56.123456 / 2024-01-31 12:34:56.123456", null));
+        ps.add(new Param("setTime", p -> p.setTime(1, Time.valueOf("12:34:56")),
+            "VARCHAR String:12:34:56 | TIME Time:12:34:56 / 12:34:56 | TIME Time:12:34:56 / 12:34:56.000000", null));
         ps.add(new Param("setObject-LocalDate", p -> p.setObject(1, LocalDate.of(1000, 1, 1)),
-            "VARCHAR String:1000-01-01", null));
+            "VARCHAR String:1000-01-01 | DATE Date:1000-01-01 / 1000-01-01", null));
         ps.add(new Param("setObject-LocalDateTime", p -> p.setObject(1, LocalDateTime.of(2038, 1, 19, 3, 14, 7, 999999000)),
-            "VARCHAR String:2038-01-19 03:14:07.999999", null));
+            "VARCHAR String:2038-01-19 03:14:07.999999"
+                + " | DATETIME Timestamp:2038-01-19 03:14:07.999999 / 2038-01-19 03:14:07.999999", null));
         ps.add(new Param("setObject-LocalTime", p -> p.setObject(1, LocalTime.of(23, 59, 59, 1000)),
-            "VARCHAR String:23:59:59.000001", null));
+            "VARCHAR String:23:59:59.000001 | TIME Time:23:59:59 / 23:59:59.000001", null));
         ps.add(new Param("setNull", p -> p.setNull(1, Types.INTEGER), "NULL null", null));
         ps.add(new Param("setNull-VARCHAR", p -> p.setNull(1, Types.VARCHAR), "NULL null", null));
         return ps;
@@ -139,7 +148,9 @@ public class Check {
                 // falls through to the mismatch
             }
         }
-        return got.equals("DOUBLE Double:" + v) ? got : "DECIMAL/DOUBLE of exactly " + v;
+        if (got.equals("DOUBLE Double:" + v)) return got;
+        if ((float) v == v && got.equals("FLOAT Float:" + (float) v)) return got;
+        return "DECIMAL/DOUBLE/FLOAT of exactly " + v;
     }
 
     static String selectOne(PreparedStatement st) throws SQLException {
@@ -147,7 +158,10 @@ public class Check {
             ResultSetMetaData md = rs.getMetaData();
             if (md.getColumnCount() != 1) return md.getColumnCount() + " columns";
             if (!rs.next()) return "no row";
-            String got = md.getColumnTypeName(1) + " " + canon(rs.getObject(1));
+            Object v = rs.getObject(1);
+            String got = md.getColumnTypeName(1) + " " + canon(v);
+            // java.sql.Time keeps no fraction: getString shows the exact value
+            if (v instanceof java.util.Date) got += " / " + rs.getString(1);
             if (rs.next()) return "two rows";
             return got;
         }
@@ -168,6 +182,7 @@ public class Check {
                 }
                 n++;
                 if (want.startsWith("double:")) want = doubleWant(got, Double.parseDouble(want.substring(7)));
+                else for (String alt : want.split(" \\| ")) if (alt.equals(got)) want = got;
                 if (!got.equals(want)) bad.add(p.name + ": want " + want + " got " + got);
             }
         }
