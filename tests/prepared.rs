@@ -361,4 +361,10 @@ fn literals_drivers_write_are_understood() {
     assert_eq!(v, Some(b"\0x".to_vec()));
     let v: Option<String> = c.query_first("SELECT _utf8mb4 'h\u{e9}'").unwrap();
     assert_eq!(v.as_deref(), Some("h\u{e9}"));
+    // a query that is not UTF-8: Go's and Connector/J's bytes, raw
+    let mut s = common::login(&server, "u", "p");
+    common::write_packet(&mut s, 0, b"\x03SELECT _binary'\xff\x00\\'' , 'caf\xe9'");
+    let a = common::read_answer(&mut s);
+    assert_eq!(a.len(), 5, "{a:?}");
+    assert_eq!(&a[3][..], b"\x03\xff\x00'\x04caf\xe9");
 }

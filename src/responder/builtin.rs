@@ -50,6 +50,10 @@ pub struct Builtin {
     /// Answer only the drivers' bootstrap ([`is_bootstrap`]) and decline the
     /// rest: the link before a script in the chain.
     bootstrap_only: bool,
+    /// The statement being answered was not UTF-8 and is read as latin1
+    /// (one character per byte): its string literals are sent back as the
+    /// bytes the client wrote (a driver's `_binary'…'` with raw bytes).
+    raw_bytes: bool,
 }
 
 impl Builtin {
@@ -68,6 +72,7 @@ impl Builtin {
             stats,
             show_databases,
             bootstrap_only: false,
+            raw_bytes: false,
         }
     }
 
@@ -90,8 +95,19 @@ impl Builtin {
     /// `exec`: the prepared statement this query is an execution of.
     pub fn query(&mut self, s: &mut Session, sql: &[u8], exec: Option<&Execution<'_>>) -> Reply {
         self.stats.statements.add(1);
-        let Ok(text) = std::str::from_utf8(sql) else {
-            return Reply::Decline;
+        let latin1: String;
+        let text = match std::str::from_utf8(sql) {
+            Ok(t) => {
+                self.raw_bytes = false;
+                t
+            }
+            Err(_) => {
+                // one char per byte: offsets change, but only where a byte
+                // is >= 0x80, and the statement's bytes come back exactly
+                latin1 = sql.iter().map(|&b| char::from(b)).collect();
+                self.raw_bytes = true;
+                &latin1
+            }
         };
         let trimmed = text.trim_start();
         let params = exec.map(|e| Params {
@@ -302,7 +318,9 @@ impl Builtin {
                 Some(Token {
                     kind: Tok::Str(v), ..
                 }) => {
-                    if w.eq_ignore_ascii_case("_binary") {
+                    if self.raw_bytes {
+                        (Value::Bytes(latin1_bytes(v)), i + 2)
+                    } else if w.eq_ignore_ascii_case("_binary") {
                         (Value::Bytes(v.as_bytes().to_vec()), i + 2)
                     } else {
                         (Value::str(v.to_string()), i + 2)
@@ -310,6 +328,7 @@ impl Builtin {
                 }
                 _ => return Ok(None),
             },
+            Tok::Str(v) if self.raw_bytes => (Value::Bytes(latin1_bytes(v)), i + 1),
             Tok::Str(v) => (Value::str(v.to_string()), i + 1),
             // X'00ff': a hex literal, as a prepared BLOB parameter is written
             Tok::Word(w) if w.eq_ignore_ascii_case("X") => match items.get(i + 1) {
@@ -933,6 +952,13 @@ fn param_column(v: &BinValue<'_>, like: &ColumnDef) -> (ColumnDef, Cell) {
         c.charset
     };
     (c, cell)
+}
+
+/// The bytes of text read as latin1 (every char below 256).
+fn latin1_bytes(v: &str) -> Vec<u8> {
+    v.chars()
+        .map(|c| u8::try_from(u32::from(c)).unwrap_or(b'?'))
+        .collect()
 }
 
 /// The bytes of a hex literal's digits (an even number of them).

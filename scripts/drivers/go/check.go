@@ -254,13 +254,17 @@ func exactFloat(got string, arg interface{}) bool {
 	default:
 		return false
 	}
-	if strings.HasPrefix(got, "DECIMAL bytes:") {
-		t, err := strconv.Unquote(strings.TrimPrefix(got, "DECIMAL bytes:"))
-		if err != nil {
-			return false
+	// the text protocol gives the digits as bytes (DECIMAL, or a DOUBLE
+	// literal such as 1e+300, which MySQL prints as "1e300")
+	for _, prefix := range []string{"DECIMAL bytes:", "DOUBLE bytes:"} {
+		if strings.HasPrefix(got, prefix) {
+			t, err := strconv.Unquote(strings.TrimPrefix(got, prefix))
+			if err != nil {
+				return false
+			}
+			f, err := strconv.ParseFloat(t, 64)
+			return err == nil && f == want
 		}
-		f, err := strconv.ParseFloat(t, 64)
-		return err == nil && f == want
 	}
 	return got == "DOUBLE float64:"+strconv.FormatFloat(want, 'g', -1, 64)
 }
