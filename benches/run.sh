@@ -117,6 +117,9 @@ for rep in $(seq 1 "$REPS"); do
     lg query --port "$P" --server-pid "$SP" --conns 50 --secs "$SECS" --sql "SELECT 1" --label "$server|rep$rep|select1_c50"
     lg query --port "$P" --server-pid "$SP" --conns 50 --secs "$SECS" --sql "$ROWS" --label "$server|rep$rep|rows70_c50"
     lg big --port "$BP" --server-pid "$BSP" --sql "$BIG" --label "$server|rep$rep|big_1m"
+    # prepared once per connection, executed back to back (binary rows)
+    lg prepared --port "$P" --server-pid "$SP" --conns 50 --secs "$SECS" --sql "SELECT 1" --label "$server|rep$rep|ps_select1_c50"
+    lg prepared --port "$P" --server-pid "$SP" --conns 50 --secs "$SECS" --sql "$ROWS" --label "$server|rep$rep|ps_rows70_c50"
     if [ $server = understudy ]; then
       # the same SELECT 1 load against a server printing its counters every second
       lg query --port "$USPORT" --server-pid "$USPID" --conns 50 --secs "$SECS" --sql "SELECT 1" --label "understudy|rep$rep|select1_c50_stats"
@@ -136,6 +139,13 @@ for rep in $(seq 1 "$REPS"); do
   lg query --port "$FPORT" --server-pid "$FPID" --conns 50 --secs "$SECS" --sql "SELECT 1" --label "floor|rep$rep|select1_c50"
   lg query --port "$FPORT" --server-pid "$FPID" --conns 50 --secs "$SECS" --sql "SHOW DATABASES" --label "floor|rep$rep|rows70_c50"
 done
+
+echo "== sysbench oltp_point_select, 16 threads, prepared (understudy with examples/rules.lua vs MariaDB after sysbench prepare)"
+URPORT=$(free_port)
+taskset -c 0 "$US" --port "$URPORT" --lua-script examples/rules.lua >"$TMP/usr.log" 2>&1 &
+URPID=$!; PIDS+=("$URPID"); wait_port "$URPORT"
+SB_US_PORT=$URPORT SB_US_PID=$URPID SB_MDB_PORT=$MPORT SB_MDB_PID=$MPID SB_REPS=$REPS \
+  bash scripts/drivers/sysbench/bench.sh >>"$RAW" || echo '{"workload":"failed","label":"sysbench"}' >>"$RAW"
 
 echo "== idle connections (server RSS per connection) and the most connections held"
 for n in 1000 10000; do
@@ -174,7 +184,8 @@ def metric(key, r):
     if key.startswith("storm"): return r["establish_secs"]
     return r["ops_per_sec"]
 def med(xs): return statistics.median(xs) if xs else None
-targets = {"handshake_c50": ("x MariaDB", 1.5), "handshake_c500": ("x MariaDB", 1.5), "select1_c50": ("x MariaDB", 1.2),
+targets = {"ps_select1_c50": ("x MariaDB", 2.0), "ps_rows70_c50": ("x MariaDB", 2.0),
+           "handshake_c50": ("x MariaDB", 1.5), "handshake_c500": ("x MariaDB", 1.5), "select1_c50": ("x MariaDB", 1.2),
            "rows70_c50": ("x MariaDB", 4.0), "big_1m": ("x MariaDB", 3.0)}
 units = {"storm_10000": "s", "big_1m": "rows/s", "idle_1000": "B/conn", "idle_10000": "B/conn", "max_conns": "B/conn", "startup": "ms"}
 table, result = [], {}
@@ -185,7 +196,7 @@ def cpu(rs):
 st = data.get("select1_c50_stats", {}).get("understudy", {})
 if st:
     data["select1_c50_stats"]["mariadb"] = data.get("select1_c50", {}).get("understudy", {})
-for key in ["handshake_c1", "handshake_c50", "handshake_c500", "storm_10000", "select1_c50", "rows70_c50", "big_1m", "select1_c50_stats", "idle_1000", "idle_10000", "max_conns", "startup"]:
+for key in ["handshake_c1", "handshake_c50", "handshake_c500", "storm_10000", "select1_c50", "rows70_c50", "ps_select1_c50", "ps_rows70_c50", "big_1m", "sysbench_point_select_t16", "select1_c50_stats", "idle_1000", "idle_10000", "max_conns", "startup"]:
     d = data.get(key, {})
     u, m = d.get("understudy", {}), d.get("mariadb", {})
     uv = med([metric(key, r) for r in u.values()])
@@ -247,6 +258,18 @@ for key in ["rows70_c50", "handshake_c50", "idle_10000"]:
         note += f"; server CPU/op {cs:.1f} vs {cb:.1f} us"
     result[name] = {"understudy_seed": sv, "understudy_builtin": uv, "ratio": ratio, "unit": units.get(key, "ops/s"), "note": note}
     table.append((name, sv, uv, ratio, units.get(key, "ops/s"), f"{tgt} {ok}", note))
+# prepared against text on understudy, rep by rep (goal: at least 0.9x)
+for ps, text in [("ps_select1_c50", "select1_c50"), ("ps_rows70_c50", "rows70_c50")]:
+    p, t = data.get(ps, {}).get("understudy", {}), data.get(text, {}).get("understudy", {})
+    if not p or not t:
+        continue
+    pv, tv = med([metric(ps, r) for r in p.values()]), med([metric(text, r) for r in t.values()])
+    ratio = med([metric(ps, p[rep]) / metric(text, t[rep]) for rep in p if rep in t and metric(text, t[rep])])
+    name = ps + "_vs_text"
+    ok = "" if ratio is None else ("PASS" if ratio >= 0.9 else "below")
+    note = f"prepared vs the same query as text on understudy (MariaDB column = text); server CPU/op {cpu(p) or 0:.1f} vs {cpu(t) or 0:.1f} us"
+    result[name] = {"prepared": pv, "text": tv, "ratio": ratio, "unit": "ops/s", "note": note}
+    table.append((name, pv, tv, ratio, "ops/s", f">= 0.9x text {ok}", note))
 # understudy against the practical limit (benches/floor.rs): server CPU per
 # operation, within 10 % is the aim.
 for key in ["handshake_c50", "select1_c50", "rows70_c50"]:
