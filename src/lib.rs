@@ -10,19 +10,26 @@
 //! - [`server`]: one mio `Poll` on one thread owning a slab of connections, each
 //!   an explicit state machine (Handshake → AuthSwitch → Command → Closing), with
 //!   shared scratch buffers, back-pressure, timers and limits.
-//! - [`responder`]: what answers a command. [`responder::builtin::Builtin`] is
-//!   the seed's mock plus the queries drivers send on connect.
-//!
+//! - [`responder`]: what answers a command, as data: a [`responder::reply::Answer`]
+//!   (OK, ERR, a resultset of typed columns whose rows an encoder pulls from a
+//!   row source, a canned answer, raw packets, LOCAL INFILE, nothing, or
+//!   *decline*). [`responder::chain::Chain`] asks each responder in turn: the
+//!   drivers' bootstrap, a Lua script ([`responder::lua`]), the built-in
+//!   answers ([`responder::builtin::Builtin`]), then the unknown-query ERR.
 //! - [`limits`]: the bounds every path over client input and script output
 //!   is held to (delays, deadlines, the pre-login packet, one answer's size);
 //!   MySQL's error codes live in one table, [`protocol::errcodes`].
 //!
-//! A query's path: the loop reads into a shared buffer → `Connection::on_input`
-//! frames and checks the packet → the responder answers into the output
-//! (pausing a long statement list at the write high-water mark, resumed by
-//! the loop as the client reads) → one `write` per batch. The reply-as-data
-//! seam that replaces direct encoding ([`responder::reply`], encoded by
-//! [`server::encode`] in text or binary rows) is in place but not yet wired in.
+//! A query's path: the loop reads into a shared buffer →
+//! `Connection::on_input` frames and checks the packet and decodes the
+//! command once → the chain answers with data → [`server::encode`] writes it
+//! in the framing the client agreed and the row format the command needs
+//! (text rows for COM_QUERY, binary for COM_STMT_EXECUTE), pausing at the
+//! write high-water mark (inside a resultset or between the statements of a
+//! list; the loop resumes it as the client reads) → one `write` per batch.
+//! A prepared statement's execution takes the same path as the text query
+//! with its values substituted (`server::connection`'s `prepared` module,
+//! [`server::statements`]).
 //!
 //! Dependencies point one way: server → {protocol, responder}; responder → protocol.
 //!

@@ -146,7 +146,7 @@ impl CannedSet {
         rows: Vec<Vec<Cell>>,
         status: u16,
     ) -> Result<CannedSet, CellError> {
-        let types = crate::server::encode::column_types(&columns);
+        let types = super::reply::column_types(&columns);
         let decimals: Vec<u8> = columns.iter().map(|c| c.decimals).collect();
         let mut failed = None;
         let mut encode = |format| {

@@ -19,6 +19,16 @@ use crate::protocol::wire::put_lenenc_str;
 use std::borrow::Cow;
 use std::time::Duration;
 
+/// Column type and signedness of each column, as binary rows need them.
+pub fn column_types(cols: &[ColumnDef]) -> Vec<ParamType> {
+    cols.iter()
+        .map(|c| ParamType {
+            coltype: c.coltype,
+            unsigned: c.flags & crate::protocol::consts::colflag::UNSIGNED != 0,
+        })
+        .collect()
+}
+
 /// How rows are encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RowFormat {

@@ -4,9 +4,9 @@
 //! status flags, and pausing when the output reaches the high-water mark.
 
 use crate::protocol::binary::ParamType;
-use crate::protocol::consts::{colflag, status as st};
+use crate::protocol::consts::status as st;
 use crate::protocol::errcodes as er;
-use crate::protocol::response::{ColumnDef, Encoder, ErrPacket, OkPacket};
+use crate::protocol::response::{Encoder, ErrPacket, OkPacket};
 use crate::responder::canned::SharedRows;
 use crate::responder::reply::{
     CellError, ErrReply, Reply, ResultSet, RowFormat, RowSink, RowSource,
@@ -59,15 +59,7 @@ pub struct Written {
 pub const ANSWER_TOO_LARGE: &str =
     "understudy: the answer is larger than the server's per-command limit (max_answer): not sent";
 
-/// Column type and signedness of each column, as binary rows need them.
-pub fn column_types(cols: &[ColumnDef]) -> Vec<ParamType> {
-    cols.iter()
-        .map(|c| ParamType {
-            coltype: c.coltype,
-            unsigned: c.flags & colflag::UNSIGNED != 0,
-        })
-        .collect()
-}
+pub use crate::responder::reply::column_types;
 
 /// Encodes `reply` with the session's `status` flags.
 pub fn encode(
@@ -326,6 +318,7 @@ mod tests {
     use super::*;
     use crate::protocol::consts::{cap, coltype};
     use crate::protocol::packet::decode_frame;
+    use crate::protocol::response::ColumnDef;
     use crate::responder::reply::{Cell, OwnedRows, ResultSet};
     use std::borrow::Cow;
 
