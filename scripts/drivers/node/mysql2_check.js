@@ -124,14 +124,15 @@ async function scParams(ps) {
       const got = rows.map((r) => Object.values(r).map(canon));
       const want = [[canon(expected)]];
       if (JSON.stringify(got) !== JSON.stringify(want)) {
-        bad.push(`${label}: got ${JSON.stringify(got)} want ${JSON.stringify(want)}`);
+        bad.push([label, `got ${JSON.stringify(got)} want ${JSON.stringify(want)}`]);
       }
     } catch (e) {
-      bad.push(`${label}: ${e.errno || ''} ${e.sqlState || ''} ${e.message}`);
+      bad.push([label, `${e.errno || ''} ${e.sqlState || ''} ${e.message}`]);
     }
   }
   await c.end();
-  check(bad.length === 0, `${bad.length}/${list.length} wrong: ${bad.join('; ')}`);
+  check(bad.length === 0, `${bad.length}/${list.length} wrong [${bad.map((b) => b[0]).join(' ')}]: `
+    + bad.map((b) => `${b[0]}: ${b[1]}`).join('; '));
   return `${list.length} values via SELECT ? decoded exactly`;
 }
 
@@ -172,10 +173,11 @@ async function scTypes(ps) {
     COLS.forEach((col, j) => {
       const g = canon(r[col]);
       const w = canon(want[i][j]);
-      if (g !== w) bad.push(`row ${i + 1} ${col}: got ${g} want ${w}`);
+      if (g !== w) bad.push([`${i + 1}.${col}`, `got ${g} want ${w}`]);
     });
   });
-  check(bad.length === 0, `${bad.length} cells wrong: ${bad.join('; ')}`);
+  check(bad.length === 0, `${bad.length} cells wrong [${bad.map((b) => b[0]).join(' ')}]: `
+    + bad.map((b) => `${b[0]}: ${b[1]}`).join('; '));
   return `${rows.length} rows x ${names.length} columns decoded exactly`;
 }
 

@@ -49,6 +49,11 @@ function canon($v, $t = null) {
     return $p . gettype($v) . ':' . var_export($v, true);
 }
 
+// "label: detail; ..." of a label => detail map
+function summary($bad) {
+    return implode('; ', array_map(fn($k, $v) => "$k: $v", array_keys($bad), $bad));
+}
+
 // MySQL column type codes
 const LONGLONG = 8; const NEWDECIMAL = 246; const VAR_STRING = 253; const NULLT = 6;
 
@@ -100,21 +105,21 @@ function sc_params() {
     foreach ($cases as [$label, $t, $v, $wt, $wv]) {
         try {
             $got = select_one($m, $t, $v);
-            if ($got !== canon($wv, $wt)) $bad[] = "$label: got $got want " . canon($wv, $wt);
+            if ($got !== canon($wv, $wt)) $bad[$label] = "got $got want " . canon($wv, $wt);
         } catch (mysqli_sql_exception $e) {
-            $bad[] = "$label: {$e->getCode()} {$e->getSqlState()} {$e->getMessage()}";
+            $bad[$label] = "{$e->getCode()} {$e->getSqlState()} {$e->getMessage()}";
         }
     }
     // a BLOB in pieces: COM_STMT_SEND_LONG_DATA x3, then EXECUTE
     try {
         $got = select_one($m, 'b', null, $B);
-        if ($got !== canon($B, VAR_STRING)) $bad[] = "blob-long-data: got $got want " . canon($B, VAR_STRING);
+        if ($got !== canon($B, VAR_STRING)) $bad['blob-long-data'] = "got $got want " . canon($B, VAR_STRING);
     } catch (mysqli_sql_exception $e) {
-        $bad[] = "blob-long-data: {$e->getCode()} {$e->getSqlState()} {$e->getMessage()}";
+        $bad['blob-long-data'] = "{$e->getCode()} {$e->getSqlState()} {$e->getMessage()}";
     }
     $m->close();
     $n = count($cases) + 1;
-    check(!$bad, count($bad) . "/$n wrong: " . implode('; ', $bad));
+    check(!$bad, count($bad) . "/$n wrong [" . implode(' ', array_keys($bad)) . ']: ' . summary($bad));
     return "$n values via SELECT ? (i, d, s, b with send_long_data, NULL) decoded exactly";
 }
 
@@ -150,11 +155,11 @@ function sc_types() {
     foreach ($rows as $i => $r) {
         foreach ($r as $j => $v) {
             if (canon($v) !== canon($want[$i][$j])) {
-                $bad[] = 'row ' . ($i + 1) . ' ' . COLS[$j] . ': got ' . canon($v) . ' want ' . canon($want[$i][$j]);
+                $bad[($i + 1) . '.' . COLS[$j]] = 'got ' . canon($v) . ' want ' . canon($want[$i][$j]);
             }
         }
     }
-    check(!$bad, count($bad) . ' cells wrong: ' . implode('; ', $bad));
+    check(!$bad, count($bad) . ' cells wrong [' . implode(' ', array_keys($bad)) . ']: ' . summary($bad));
     return '3 rows x 15 columns decoded exactly (field_count 15 at prepare)';
 }
 

@@ -157,14 +157,15 @@ def sc_params(ps):
             cur.execute(f"SELECT {mark(ps)}", (value,))
             rows = cur.fetchall()
         except drv.Error as e:
-            bad.append(f"{label}: {type(e).__name__} {err_parts(e)}")
+            bad.append((label, f"{type(e).__name__} {err_parts(e)}"))
             continue
         got = [tuple(canon(x) for x in r) for r in rows]
         want = [(canon(expected),)]
         if got != want:
-            bad.append(f"{label}: got {got} want {want}")
+            bad.append((label, f"got {got} want {want}"))
     c.close()
-    check(not bad, f"{len(bad)}/{len(PARAMS)} wrong: " + "; ".join(bad))
+    check(not bad, f"{len(bad)}/{len(PARAMS)} wrong [{' '.join(b[0] for b in bad)}]: "
+          + "; ".join(f"{a}: {b}" for a, b in bad))
     return f"{len(PARAMS)} values via SELECT {mark(ps)} decoded exactly"
 
 
@@ -216,8 +217,9 @@ def sc_types(ps):
     for i, (r, w) in enumerate(zip(rows, want)):
         for j, (x, y) in enumerate(zip(r, w)):
             if canon(x) != canon(y):
-                bad.append(f"row {i + 1} {COLS[j]}: got {canon(x)} want {canon(y)}")
-    check(not bad, f"{len(bad)} cells wrong: " + "; ".join(bad))
+                bad.append((f"{i + 1}.{COLS[j]}", f"got {canon(x)} want {canon(y)}"))
+    check(not bad, f"{len(bad)} cells wrong [{' '.join(b[0] for b in bad)}]: "
+          + "; ".join(f"{a}: {b}" for a, b in bad))
     return f"{len(rows)} rows x {len(names)} columns decoded exactly"
 
 
