@@ -101,7 +101,7 @@ run_one() {
   local n=$1 m=$2 out="$LOG/$1.$2.out" err="$LOG/$1.$2.err" raw="$LOG/$1.$2.raw"
   local port=${SPORT[$m]:-}
   if [ -z "$port" ]; then
-    echo "FAIL $n $m check server for mode $m did not start" >"$out"; return
+    echo "FAIL $n $m check server for mode $m did not start" >"$out"; echo 0 >"$LOG/$n.$m.secs"; return
   fi
   local t=$(date +%s)
   timeout -k 10 "$TMO" "$CHECKS/check-$n" "$HOST" "$port" "$m" >"$raw" 2>"$err" </dev/null
@@ -115,32 +115,37 @@ run_one() {
   if [ -n "$why" ]; then
     echo "FAIL $n $m check $why: $( (tail -c 300 "$raw"; tail -c 300 "$err") | tr '\n' ' ')" >>"$out"
   fi
-  echo "${secs}" >"$LOG/$n.$m.secs"
+  echo "${secs}" >"$LOG/$n.$m.secs.tmp" && mv "$LOG/$n.$m.secs.tmp" "$LOG/$n.$m.secs"
 }
 
-# Check runs, at most $JOBS at once; each one's verdicts are printed when it ends.
+# Check runs, at most $JOBS at once; verdicts are printed in run order, each
+# run's as soon as it and those before it have ended.
 runs=()
 for n in "${names[@]}"; do for m in $MODES; do runs+=("$n $m"); done; done
-running=()
-report() {
-  local n=$1 m=$2
-  cat "$LOG/$n.$m.out"
-  echo "   ($n $m: $(cat "$LOG/$n.$m.secs" 2>/dev/null || echo '?')s, stderr $LOG/$n.$m.err)"
+reported=0
+report_done() {
+  while [ "$reported" -lt "${#runs[@]}" ]; do
+    set -- ${runs[$reported]}
+    [ -e "$LOG/$1.$2.secs" ] || return 0
+    cat "$LOG/$1.$2.out"
+    echo "   ($1 $2: $(cat "$LOG/$1.$2.secs")s, stderr $LOG/$1.$2.err)"
+    reported=$((reported + 1))
+  done
 }
-declare -A PIDOF
+others() { jobs -rp | grep -cvxF -e "${SPID[builtin]:-x}" -e "${SPID[rules]:-x}"; }
 for r in "${runs[@]}"; do
   set -- $r
-  while [ "$(jobs -rp | grep -cvxF -e "${SPID[builtin]:-x}" -e "${SPID[rules]:-x}")" -ge "$JOBS" ]; do
+  while [ "$(others)" -ge "$JOBS" ]; do
     wait -n 2>/dev/null || true
+    report_done
   done
   run_one "$1" "$2" &
-  PIDOF[$r]=$!
 done
-for r in "${runs[@]}"; do
-  wait "${PIDOF[$r]}" 2>/dev/null
-  set -- $r
-  report "$1" "$2"
+while [ "$(others)" -gt 0 ]; do
+  wait -n 2>/dev/null || true
+  report_done
 done
+report_done
 
 # The servers must still be up, and exit 0 on SIGTERM.
 for m in $MODES; do

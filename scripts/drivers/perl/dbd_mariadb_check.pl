@@ -66,15 +66,17 @@ sub select_one {
     return "t$t:" . canon($rows->[0][0]);
 }
 
-use constant { LONGLONG => 8, NEWDECIMAL => 246, VAR_STRING => 253, NULLT => 6 };
+use constant { FLOAT => 4, DOUBLE => 5, LONGLONG => 8, NEWDECIMAL => 246, VAR_STRING => 253, NULLT => 6 };
 
 sub sc_params {
     my $S = "it's \"quoted\" \\ back\\slash, h\x{e9}llo \x{2713} \x{1F600}";
     my $B = "\x00\x01'\\\"\xff\xfe";
     # [label, value, SQL type, expected column type, expected canon]. The
-    # built-in SELECT answers integers as BIGINT, floats (written as decimal
-    # literals) and decimals as DECIMAL, strings as VARCHAR, bytes as
-    # VARBINARY, dates and times as strings. DBD::MariaDB gives integer
+    # built-in SELECT answers a text query's integers as BIGINT, floats
+    # (written as decimal literals) and decimals as DECIMAL, strings as
+    # VARCHAR, bytes as VARBINARY, dates and times as strings; a prepared
+    # `SELECT ?` is typed as its parameter, as MySQL does (DBD::MariaDB binds
+    # SQL_DOUBLE as DOUBLE, SQL_FLOAT as FLOAT, temporals as strings). DBD::MariaDB gives integer
     # columns as IVs (an unsigned one as a UV) on both paths; with
     # server-side prepare it binds SQL_DECIMAL as a string (so the answer is
     # VARCHAR), on the text path it writes it unquoted.
@@ -87,8 +89,8 @@ sub sc_params {
         ['bigint-min', '-9223372036854775808', SQL_BIGINT, LONGLONG, $int->('-9223372036854775808')],
         ['bigint-max', '9223372036854775807', SQL_BIGINT, LONGLONG, $int->('9223372036854775807')],
         ['bigint-u64', '18446744073709551615', SQL_BIGINT, LONGLONG, $int->('18446744073709551615')],
-        ['double', 1.5, SQL_DOUBLE, NEWDECIMAL, $hex->('1.5')],
-        ['float', -2.25, SQL_FLOAT, NEWDECIMAL, $hex->('-2.25')],
+        ['double', 1.5, SQL_DOUBLE, ($PS ? DOUBLE : NEWDECIMAL), ($PS ? 'num:1.5' : $hex->('1.5'))],
+        ['float', -2.25, SQL_FLOAT, ($PS ? FLOAT : NEWDECIMAL), ($PS ? 'num:-2.25' : $hex->('-2.25'))],
         ['decimal', '12345678.123456', SQL_DECIMAL, ($PS ? VAR_STRING : NEWDECIMAL), $hex->('12345678.123456')],
         ['varchar', $S, SQL_VARCHAR, VAR_STRING, 'chars:' . unpack('H*', encode_utf8($S))],
         ['empty', '', SQL_VARCHAR, VAR_STRING, $hex->('')],
@@ -275,7 +277,8 @@ sub sc_many {
     check($forked == $MANY, "forked $forked of $MANY");
     check($ok == $MANY, "$ok/$MANY ok, ready $ready; first: " . ($bad[0] // 'no result'));
     my $what = $RULES ? 'users WHERE id = ?' : 'SELECT ?';
-    return "$MANY processes (fork), each its own connection, all prepared before a barrier, then $what at once, exact, ${wall}s";
+    my $how = $PS ? 'all prepared before a barrier' : 'all connected before a barrier';
+    return "$MANY processes (fork), each its own connection, $how, then $what at once, exact, ${wall}s";
 }
 
 sub sc_big {

@@ -98,9 +98,10 @@ def want_error(e, want):
 
 # --- ps-params / text-params --------------------------------------------------
 # (label, value bound, expected result of `SELECT ?`). The built-in SELECT
-# answers integers as BIGINT, decimals (and floats, written as decimal
-# literals) as DECIMAL, strings as VARCHAR, bytes as VARBINARY, dates and
-# times as strings.
+# answers a text query's integers as BIGINT, decimals (and floats, written
+# as decimal literals) as DECIMAL, strings as VARCHAR, bytes as VARBINARY,
+# dates and times as strings; a prepared `SELECT ?` is typed as its
+# parameter, as MySQL does (PS_TYPED below).
 S = "it's \"quoted\" \\ back\\slash, h\u00e9llo \u2713 \U0001F600"
 B = b"\x00\x01'\\\"\xff\xfe"
 PARAMS = [
@@ -133,6 +134,18 @@ if DRIVER != "connector":
     PARAMS.append(("time-neg", -dt.timedelta(days=1, hours=2, minutes=3, seconds=4), "-26:03:04"))
 
 
+# connector's prepared `SELECT ?`: a float is bound as DOUBLE, dates as
+# DATE/DATETIME, times as TIME, and come back as such
+PS_TYPED = {
+    "double": 1.5,
+    "double-neg": -2.25,
+    "date": dt.date(2024, 1, 31),
+    "datetime": dt.datetime(2024, 1, 31, 12, 34, 56, 123456),
+    "time": dt.timedelta(hours=12, minutes=34, seconds=56, microseconds=789000),
+    "time-days": dt.timedelta(days=1, hours=2, minutes=3, seconds=4, microseconds=500000),
+}
+
+
 def params_expected(ps):
     """The expected answers; on the text path what comes back is what the
     driver's own interpolation wrote, and MySQLdb writes timedeltas as
@@ -140,6 +153,8 @@ def params_expected(ps):
     same against MySQL."""
     out = []
     for label, value, expected in PARAMS:
+        if ps:
+            expected = PS_TYPED.get(label, expected)
         if not ps and DRIVER == "mysqlclient" and label == "time-days":
             expected = "1 2:3:4"
         if not ps and DRIVER == "mysqlclient" and label == "time-neg":
@@ -339,8 +354,8 @@ def sc_many(ps):
         t.join()
     wall = time.time() - t0
     check(not errors, f"{len(errors)}/{MANY} failed; first: {errors[0][:300] if errors else ''}")
-    what = "users WHERE id = ?" if RULES else "SELECT ?"
-    return f"{MANY} connections at once (threads), each {what} exact, {wall:.1f}s"
+    what = f"users WHERE id = {mark(ps)}" if RULES else f"SELECT {mark(ps)}"
+    return f"{MANY} connections at once (threads, open together), each {what} exact, {wall:.1f}s"
 
 
 # --- ps-big / text-big (rules) --------------------------------------------------------
