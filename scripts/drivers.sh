@@ -48,6 +48,16 @@ HOST=127.0.0.1
 T0=$(date +%s)
 
 declare -A SPID SPORT
+# On any exit (an interrupt, a closed output pipe) stop what this run
+# started: the servers and the check runs still going.
+cleanup() {
+  trap - EXIT
+  local p
+  for p in $(jobs -p); do kill -TERM "$p" 2>/dev/null; done
+  for p in "${SPID[@]}"; do kill -TERM "$p" 2>/dev/null; done
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP PIPE
 # start_server MODE ARGS...: starts one server on a free port and waits for its
 # "listening on HOST:PORT" line (a liveness limit of 30 s, not a timing check).
 start_server() {
@@ -153,9 +163,11 @@ for m in $MODES; do
   [ -n "$pid" ] || continue
   if ! kill -0 "$pid" 2>/dev/null; then
     wait "$pid"; echo "FAIL server $m alive server died during the run (rc=$?); log $LOG/server-$m.log"; fail=1
+    unset "SPID[$m]"
     continue
   fi
   kill -TERM "$pid"; wait "$pid"; rc=$?
+  unset "SPID[$m]"
   [ $rc -eq 0 ] || { echo "FAIL server $m exit server exited rc=$rc on SIGTERM; log $LOG/server-$m.log"; fail=1; }
 done
 
