@@ -126,12 +126,9 @@ PARAMS = [
     ("time", dt.time(12, 34, 56, 789000), "12:34:56.789000"),
     ("time-days", dt.timedelta(days=1, hours=2, minutes=3, seconds=4, microseconds=500000),
      "26:03:04.500000"),
+    ("time-neg", -dt.timedelta(days=1, hours=2, minutes=3, seconds=4), "-26:03:04"),
     ("null", None, None),
 ]
-if DRIVER != "connector":
-    # a negative TIME: connector encodes negative timedeltas wrongly as
-    # parameters (days=-2 + 21:56:56 for -26:03:04), as against MySQL
-    PARAMS.append(("time-neg", -dt.timedelta(days=1, hours=2, minutes=3, seconds=4), "-26:03:04"))
 
 
 # connector's prepared `SELECT ?`: a float is bound as DOUBLE, dates as
@@ -153,6 +150,11 @@ def params_expected(ps):
     same against MySQL."""
     out = []
     for label, value, expected in PARAMS:
+        if ps and label == "time-neg":
+            # connector's binary TIME parameter of a negative timedelta is
+            # wrong (-2 days + 21:56:56 sent as negative, 2 days, 21:56:56),
+            # as against MySQL: not a value it can bind
+            continue
         if ps:
             expected = PS_TYPED.get(label, expected)
         if not ps and DRIVER == "mysqlclient" and label == "time-days":
@@ -167,7 +169,8 @@ def sc_params(ps):
     c = connect()
     cur = cursor(c, ps)
     bad = []
-    for label, value, expected in params_expected(ps):
+    cases = params_expected(ps)
+    for label, value, expected in cases:
         try:
             cur.execute(f"SELECT {mark(ps)}", (value,))
             rows = cur.fetchall()
@@ -179,9 +182,9 @@ def sc_params(ps):
         if got != want:
             bad.append((label, f"got {got} want {want}"))
     c.close()
-    check(not bad, f"{len(bad)}/{len(PARAMS)} wrong [{' '.join(b[0] for b in bad)}]: "
+    check(not bad, f"{len(bad)}/{len(cases)} wrong [{' '.join(b[0] for b in bad)}]: "
           + "; ".join(f"{a}: {b}" for a, b in bad))
-    return f"{len(PARAMS)} values via SELECT {mark(ps)} decoded exactly"
+    return f"{len(cases)} values via SELECT {mark(ps)} decoded exactly"
 
 
 # --- ps-types / text-types (rules) --------------------------------------------
