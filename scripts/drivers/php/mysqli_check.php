@@ -8,8 +8,8 @@
 // count announced there and refuses an execution whose resultset differs),
 // bind_param (i = LONGLONG, d = DOUBLE, s = VAR_STRING, b = a BLOB sent with
 // send_long_data, i.e. COM_STMT_SEND_LONG_DATA), execute, then get_result or
-// bind_result/fetch. mysqli has no client-side parameters, so there is no
-// text-* here (N/A).
+// bind_result/fetch. mysqli has no client-side parameters, so there are no
+// text-* scenarios here.
 //
 // ps-many: 500 processes (pcntl_fork after this script is loaded, so they
 // share its pages), each with its own connection: all connect and prepare,
@@ -331,9 +331,6 @@ function sc_big() {
 }
 
 $ok = true;
-foreach (['params', 'types', 'ok', 'error', 'twice', 'many', 'big'] as $scen) {
-    echo "N/A " . NAME . " $MODE text-$scen mysqli has no client-side parameters (prepared statements only)\n";
-}
 foreach (['params', 'types', 'ok', 'error', 'twice', 'many', 'big'] as $scen) {
     $label = "ps-$scen";
     try {
