@@ -226,20 +226,22 @@ async function scError(ps) {
 async function scTwice(ps) {
   const c = await connect();
   const out = [];
+  const sql = RULES ? 'SELECT name FROM users WHERE id = ?' : 'SELECT ?';
+  // prepared: one statement (conn.prepare), executed twice; text: query twice
+  const stmt = ps ? await c.prepare(sql) : null;
   try {
     for (const i of [7, 8]) {
-      const [sql, want] = RULES
-        ? ['SELECT name FROM users WHERE id = ?', `user-${i}`]
-        : ['SELECT ?', String(i)];
-      const [rows] = await run(c, ps, sql, [ps ? T.LONG(i) : i]);
+      const want = RULES ? `user-${i}` : String(i);
+      const [rows] = ps ? await stmt.execute([T.LONG(i)]) : await c.query(sql, [i]);
       const vals = rows.map((r) => String(Object.values(r)[0]));
       check(JSON.stringify(vals) === JSON.stringify([want]), `value ${i}: ${JSON.stringify(vals)}, want ${want}`);
       out.push(vals[0]);
     }
   } finally {
+    if (stmt) stmt.close();
     await c.end();
   }
-  return `same statement twice -> ${out.join(', ')}`;
+  return `${ps ? `statement ${stmt.statement.id} executed twice` : 'same query twice'} -> ${out.join(', ')}`;
 }
 
 async function scMany(ps) {

@@ -288,18 +288,23 @@ def sc_twice(ps):
     c = connect()
     cur = cursor(c, ps)
     out = []
+    # one string object: connector's prepared cursor keeps its statement only
+    # while it is given the very same operation (`is`), else re-prepares
+    sql = f"SELECT name FROM users WHERE id = {mark(ps)}" if RULES else f"SELECT {mark(ps)}"
+    stmt = None
     for i in (7, 8):
-        if RULES:
-            cur.execute(f"SELECT name FROM users WHERE id = {mark(ps)}", (i,))
-            want = [(f"user-{i}",)]
-        else:
-            cur.execute(f"SELECT {mark(ps)}", (i,))
-            want = [(i,)]
+        cur.execute(sql, (i,))
+        want = [(f"user-{i}",)] if RULES else [(i,)]
         rows = [tuple(r) for r in cur.fetchall()]
         check(rows == want, f"value {i}: {rows}, want {want}")
         out.append(str(rows[0][0]))
+        if ps:
+            sid = cur._prepared["statement_id"]  # connector's own record of it
+            check(stmt in (None, sid), f"re-prepared: statement {stmt} then {sid}")
+            stmt = sid
     c.close()
-    return "same statement twice -> " + ", ".join(out)
+    how = f"statement {stmt} executed twice" if ps else "same query twice"
+    return f"{how} -> " + ", ".join(out)
 
 
 # --- ps-many / text-many ---------------------------------------------------------------
