@@ -143,9 +143,16 @@ function sc_types() {
     ];
     $m = connect();
     $st = $m->prepare('SELECT * FROM typed');
+    // the columns announced at prepare (PREPARE_OK's definitions)
     check($st->field_count === 15, "field_count at prepare {$st->field_count}");
+    $meta = $st->result_metadata();
+    $at_prepare = array_map(fn($f) => "$f->name/$f->type", $meta->fetch_fields());
+    $meta->free();
     $st->execute();
     $res = $st->get_result();
+    $at_execute = array_map(fn($f) => "$f->name/$f->type", $res->fetch_fields());
+    check($at_prepare === $at_execute, 'columns at prepare ' . implode(',', $at_prepare)
+        . ' differ from the execution\'s ' . implode(',', $at_execute));
     $names = array_map(fn($f) => $f->name, $res->fetch_fields());
     $rows = $res->fetch_all(MYSQLI_NUM);
     $st->close();
@@ -161,7 +168,7 @@ function sc_types() {
         }
     }
     check(!$bad, count($bad) . ' cells wrong [' . implode(' ', array_keys($bad)) . ']: ' . summary($bad));
-    return '3 rows x 15 columns decoded exactly (field_count 15 at prepare)';
+    return '3 rows x 15 columns decoded exactly (the same 15 names and types announced at prepare)';
 }
 
 function sc_ok() {
