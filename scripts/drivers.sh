@@ -1,0 +1,214 @@
+#!/usr/bin/env bash
+# The driver matrix: real client libraries against understudy.
+#
+# usage: scripts/drivers.sh [BIN]        (BIN defaults to $UNDERSTUDY_BIN)
+#
+# Starts two servers on ports the kernel picks (--port 0, read back from the
+# server's "listening on" line): `builtin` (the built-in answers) and `rules`
+# (--lua-script examples/rules.lua). Runs every executable
+# scripts/drivers/check-* as `check-NAME HOST PORT MODE` for each MODE and
+# collects the lines they print on stdout:
+#     PASS <driver> <mode> <scenario> <detail>
+#     FAIL <driver> <mode> <scenario> <detail>
+#     N/A  <driver> <mode> <scenario> <detail>
+# A check that exits non-zero without a FAIL line, prints no verdict at all, or
+# runs past its time limit counts as a FAIL of its own. Prints every verdict,
+# a summary (driver x mode: passed/failed/n-a), the scenario matrix, and last
+# "drivers: N passed, M failed, K skipped"; exits 1 if anything failed (or a
+# server died or exited non-zero), 2 on a usage error.
+#
+# env: DRIVERS_ONLY   check names to run (e.g. "pymysql mysql2"; default all)
+#      DRIVERS_MODES  modes to run (default "builtin rules")
+#      DRIVERS_JOBS   check runs at once (default 2; each is one check x one mode)
+#      DRIVERS_TIMEOUT seconds one check run may take (default 300: a liveness
+#                     limit, not a timing assertion)
+#      DRIVERS_MANY   connections for the *-many scenarios (default 500; the
+#                     checks read it)
+#      DRIVERS_LOG    folder for server logs and check stderr (default: a new
+#                     temporary folder, kept and named at the end)
+#      DRIVERS_RUST_LOG  RUST_LOG for the servers (default info)
+#      DRIVERS_RULES  the rules script (default examples/rules.lua)
+set -u
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+CHECKS="$ROOT/scripts/drivers"
+BIN=${1:-${UNDERSTUDY_BIN:-}}
+if [ -z "$BIN" ] || [ ! -x "$BIN" ]; then
+  echo "usage: scripts/drivers.sh BIN   (or UNDERSTUDY_BIN=BIN); not an executable: '${BIN}'" >&2
+  exit 2
+fi
+BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")
+RULES=${DRIVERS_RULES:-$ROOT/examples/rules.lua}
+MODES=${DRIVERS_MODES:-builtin rules}
+JOBS=${DRIVERS_JOBS:-2}
+TMO=${DRIVERS_TIMEOUT:-300}
+export DRIVERS_MANY=${DRIVERS_MANY:-500}
+LOG=${DRIVERS_LOG:-$(mktemp -d -t understudy-drivers.XXXXXX)}
+mkdir -p "$LOG"
+HOST=127.0.0.1
+T0=$(date +%s)
+
+declare -A SPID SPORT
+# On any exit (an interrupt, a closed output pipe) stop what this run
+# started: the servers and the check runs still going.
+cleanup() {
+  trap - EXIT
+  local p
+  for p in $(jobs -p); do kill -TERM "$p" 2>/dev/null; done
+  for p in "${SPID[@]}"; do kill -TERM "$p" 2>/dev/null; done
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP PIPE
+# start_server MODE ARGS...: starts one server on a free port and waits for its
+# "listening on HOST:PORT" line (a liveness limit of 30 s, not a timing check).
+start_server() {
+  local mode=$1; shift
+  local log="$LOG/server-$mode.log"
+  : >"$log"
+  RUST_LOG=${DRIVERS_RUST_LOG:-info} "$BIN" --bind "$HOST" --port 0 "$@" >"$log" 2>&1 &
+  SPID[$mode]=$!
+  local port=""
+  for _ in $(seq 1 300); do
+    port=$(sed -n 's/^understudy: listening on [0-9.]*:\([0-9]*\)$/\1/p' "$log" | head -1)
+    [ -n "$port" ] && break
+    kill -0 "${SPID[$mode]}" 2>/dev/null || break
+    sleep 0.1
+  done
+  if [ -z "$port" ]; then
+    echo "FAIL server $mode start did not start: $(tail -c 400 "$log" | tr '\n' ' ')"
+    return 1
+  fi
+  SPORT[$mode]=$port
+  echo "== server $mode: $HOST:$port (pid ${SPID[$mode]}, log $log)"
+}
+
+fail=0
+for m in $MODES; do
+  case "$m" in
+    builtin) start_server builtin || fail=1 ;;
+    rules) start_server rules --lua-script "$RULES" || fail=1 ;;
+    *) echo "FAIL runner $m mode unknown mode '$m' (builtin or rules)"; fail=1 ;;
+  esac
+done
+
+# The checks to run: every executable scripts/drivers/check-* (or DRIVERS_ONLY).
+names=()
+for f in "$CHECKS"/check-*; do
+  [ -f "$f" ] && [ -x "$f" ] || continue
+  n=${f##*/check-}
+  if [ -n "${DRIVERS_ONLY:-}" ] && ! [[ " $DRIVERS_ONLY " == *" $n "* ]]; then continue; fi
+  names+=("$n")
+done
+if [ -n "${DRIVERS_ONLY:-}" ]; then
+  for n in $DRIVERS_ONLY; do
+    [[ " ${names[*]} " == *" $n "* ]] || { echo "FAIL $n - check no executable scripts/drivers/check-$n"; fail=1; }
+  done
+fi
+
+# run_one NAME MODE: one check run; its verdict lines go to $LOG/NAME.MODE.out,
+# plus a runner FAIL line when the check gave no verdict, exited non-zero
+# without a FAIL, or timed out.
+run_one() {
+  local n=$1 m=$2 out="$LOG/$1.$2.out" err="$LOG/$1.$2.err" raw="$LOG/$1.$2.raw"
+  local port=${SPORT[$m]:-}
+  if [ -z "$port" ]; then
+    echo "FAIL $n $m check server for mode $m did not start" >"$out"; echo 0 >"$LOG/$n.$m.secs"; return
+  fi
+  local t=$(date +%s)
+  timeout -k 10 "$TMO" "$CHECKS/check-$n" "$HOST" "$port" "$m" >"$raw" 2>"$err" </dev/null
+  local rc=$? secs=$(( $(date +%s) - t ))
+  grep -E '^(PASS|FAIL|N/A) [^ ]+ [^ ]+ [^ ]+' "$raw" | cut -c1-600 >"$out"
+  local why=""
+  if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then why="timed out after ${TMO}s (rc=$rc)"
+  elif ! [ -s "$out" ]; then why="no verdict (rc=$rc)"
+  elif [ $rc -ne 0 ] && ! grep -q '^FAIL ' "$out"; then why="exited rc=$rc without a FAIL line"
+  fi
+  if [ -n "$why" ]; then
+    echo "FAIL $n $m check $why: $( (tail -c 300 "$raw"; tail -c 300 "$err") | tr '\n' ' ')" >>"$out"
+  fi
+  echo "${secs}" >"$LOG/$n.$m.secs.tmp" && mv "$LOG/$n.$m.secs.tmp" "$LOG/$n.$m.secs"
+}
+
+# Check runs, at most $JOBS at once; verdicts are printed in run order, each
+# run's as soon as it and those before it have ended.
+runs=()
+for n in "${names[@]}"; do for m in $MODES; do runs+=("$n $m"); done; done
+reported=0
+report_done() {
+  while [ "$reported" -lt "${#runs[@]}" ]; do
+    set -- ${runs[$reported]}
+    [ -e "$LOG/$1.$2.secs" ] || return 0
+    cat "$LOG/$1.$2.out"
+    echo "   ($1 $2: $(cat "$LOG/$1.$2.secs")s, stderr $LOG/$1.$2.err)"
+    reported=$((reported + 1))
+  done
+}
+others() { jobs -rp | grep -cvxF -e "${SPID[builtin]:-x}" -e "${SPID[rules]:-x}"; }
+for r in "${runs[@]}"; do
+  set -- $r
+  while [ "$(others)" -ge "$JOBS" ]; do
+    wait -n 2>/dev/null || true
+    report_done
+  done
+  run_one "$1" "$2" &
+done
+while [ "$(others)" -gt 0 ]; do
+  wait -n 2>/dev/null || true
+  report_done
+done
+report_done
+
+# The servers must still be up, and exit 0 on SIGTERM.
+for m in $MODES; do
+  pid=${SPID[$m]:-}
+  [ -n "$pid" ] || continue
+  if ! kill -0 "$pid" 2>/dev/null; then
+    wait "$pid"; echo "FAIL server $m alive server died during the run (rc=$?); log $LOG/server-$m.log"; fail=1
+    unset "SPID[$m]"
+    continue
+  fi
+  kill -TERM "$pid"; wait "$pid"; rc=$?
+  unset "SPID[$m]"
+  [ $rc -eq 0 ] || { echo "FAIL server $m exit server exited rc=$rc on SIGTERM; log $LOG/server-$m.log"; fail=1; }
+done
+
+# Tables from every verdict line.
+cat "$LOG"/*.out 2>/dev/null >"$LOG/verdicts.txt"
+awk -v fail="$fail" '
+  BEGIN { order = "ps-params ps-types ps-ok ps-error ps-twice ps-many ps-big text-params text-types text-ok text-error text-twice text-many text-big"
+          ns = split(order, o, " "); for (i = 1; i <= ns; i++) { rank[o[i]] = i; scen[i] = o[i] } }
+  {
+    v = $1; d = $2; m = $3; s = $4
+    if (!((d, m) in seen)) { seen[d, m] = 1; rows[++nr] = d SUBSEP m }
+    if (!(s in rank)) { rank[s] = ++ns; scen[ns] = s }
+    cell = (v == "PASS") ? "pass" : (v == "FAIL") ? "FAIL" : "n/a"
+    if (((d, m, s) in res) && res[d, m, s] == "FAIL") cell = "FAIL"
+    res[d, m, s] = cell; used[s] = 1
+    if (v == "PASS") { p[d, m]++; tp++ } else if (v == "FAIL") { f[d, m]++; tf++ } else { na[d, m]++; tn++ }
+  }
+  END {
+    printf "\n%-16s %-8s %6s %6s %5s\n", "driver", "mode", "passed", "failed", "n/a"
+    for (i = 1; i <= nr; i++) { split(rows[i], k, SUBSEP)
+      printf "%-16s %-8s %6d %6d %5d\n", k[1], k[2], p[rows[i]], f[rows[i]], na[rows[i]] }
+    # the scenario matrix in two tables: prepared (ps-*), then the rest
+    for (g = 1; g <= 2; g++) {
+      any = 0
+      for (j = 1; j <= ns; j++) if ((scen[j] in used) && ((substr(scen[j], 1, 3) == "ps-") == (g == 1))) any = 1
+      if (!any) continue
+      printf "\n%-16s %-8s", "driver", "mode"
+      for (j = 1; j <= ns; j++) if ((scen[j] in used) && ((substr(scen[j], 1, 3) == "ps-") == (g == 1))) printf " %-11s", scen[j]
+      printf "\n"
+      for (i = 1; i <= nr; i++) { split(rows[i], k, SUBSEP)
+        line = sprintf("%-16s %-8s", k[1], k[2]); cells = 0
+        for (j = 1; j <= ns; j++) if ((scen[j] in used) && ((substr(scen[j], 1, 3) == "ps-") == (g == 1))) {
+          c = "-"
+          if ((k[1], k[2], scen[j]) in res) { c = res[k[1], k[2], scen[j]]; cells++ }
+          line = line sprintf(" %-11s", c) }
+        if (cells) print line }   # a driver with no scenario in this table: no row
+    }
+    if (fail) tf++
+    printf "\ndrivers: %d passed, %d failed, %d skipped\n", tp, tf, tn
+    exit (tf > 0) ? 1 : 0
+  }' "$LOG/verdicts.txt"
+rc=$?
+echo "(logs and check stderr: $LOG; $(( $(date +%s) - T0 ))s)"
+exit $rc
