@@ -19,7 +19,7 @@ BIN := target/release/understudy
 BUILD := $(CARGO) build --release --bin understudy
 endif
 
-.PHONY: build run test deps unit compat lint bench soak fuzz ci clean
+.PHONY: build run test deps unit compat drivers lint bench soak fuzz ci clean
 
 # Build the release binary ($(BIN)).
 build:
@@ -30,13 +30,14 @@ run: build
 	./$(BIN) --port $(PORT)
 
 # Install what the tests need, then run every test (unit, integration, real clients).
-test: deps lint unit compat
+test: deps lint unit compat drivers
 
 # System packages and Python clients for the real-client checks (idempotent).
 # gawk: the CLI checks sum 200,000 ids with awk, beyond what mawk's %d prints.
 deps:
 	bash $(SHARED)/compat/setup.sh
 	command -v gawk >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gawk)
+	for f in scripts/drivers/install-*.sh; do bash "$$f" || exit 1; done
 
 # Unit and integration tests (Rust `mysql` crate, raw sockets).
 unit:
@@ -45,6 +46,12 @@ unit:
 # Real clients (mariadb CLI, PyMySQL, mysql-connector-python) against a server started here.
 compat: build
 	UNDERSTUDY_BIN=$(abspath $(BIN)) bash scripts/compat.sh $(SHARED)
+
+# The driver matrix (scripts/drivers/): Python, Node, PHP, Perl, Go, Java
+# and sysbench clients, text and prepared, against the built-in answers and
+# examples/rules.lua, on servers started here.
+drivers: build
+	UNDERSTUDY_BIN=$(abspath $(BIN)) bash scripts/drivers.sh
 
 # Formatting and lints, warnings as errors.
 lint:
