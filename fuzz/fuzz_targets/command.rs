@@ -10,6 +10,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use understudy::protocol::binary::{self, BinValue, ParamType};
 use understudy::protocol::command::{self, Command};
 use understudy::protocol::consts::cap;
 use understudy::protocol::response::{self, ColumnDef, ErrPacket};
@@ -50,11 +51,56 @@ fn commands(payload: &[u8], caps: u32) {
                 other => panic!("re-encoded COM_CHANGE_USER decodes as {other:?}"),
             }
         }
+        Command::Prepare(b) => assert!(within(b, payload)),
+        Command::Execute(body) => {
+            assert!(within(body, payload));
+            execute(body, caps);
+        }
+        Command::LongData(body) => {
+            assert!(within(body, payload));
+            let ld = binary::decode_long_data(body).expect("checked by Command::decode");
+            assert!(within(ld.data, body));
+        }
         Command::Quit
         | Command::Statistics
         | Command::Ping
         | Command::ResetConnection
-        | Command::SetOption(_) => {}
+        | Command::SetOption(_)
+        | Command::StmtClose(_)
+        | Command::StmtReset(_)
+        | Command::Fetch { .. } => {}
+    }
+}
+
+/// COM_STMT_EXECUTE's body for a statement of 0..=63 parameters (from the
+/// capabilities' low byte), with remembered types or not, some parameters
+/// sent as long data: no panic, byte values inside the body, and a value
+/// re-encoded in its type decodes back the same.
+fn execute(body: &[u8], caps: u32) {
+    let n = (caps & 0x3f) as usize;
+    let remembered: Vec<ParamType> = if caps & 0x40 != 0 {
+        (0..n)
+            .map(|i| ParamType::of((caps >> 8) as u8 ^ i as u8))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let long: Vec<bool> = (0..n).map(|i| (caps >> (16 + i % 16)) & 1 == 1).collect();
+    let Ok(ex) = binary::decode_execute(body, n, &remembered, &long) else {
+        return;
+    };
+    assert_eq!(ex.values.len(), n);
+    let types = ex.new_types.clone().unwrap_or(remembered);
+    for (v, t) in ex.values.iter().zip(&types) {
+        if let BinValue::Bytes(b) = v {
+            assert!(within(b, body));
+        }
+        let mut out = Vec::new();
+        if binary::encode_value(&mut out, *t, v).is_ok() && !matches!(v, BinValue::Null) {
+            let mut r = Reader::new(&out);
+            let back = binary::decode_value(&mut r, *t);
+            assert!(back.is_ok(), "{v:?} as {t:?} does not decode back");
+        }
     }
 }
 

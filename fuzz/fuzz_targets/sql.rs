@@ -25,10 +25,13 @@
 use libfuzzer_sys::fuzz_target;
 use std::cell::RefCell;
 use understudy::protocol::consts::cap;
+use understudy::protocol::consts::status;
 use understudy::protocol::response::Encoder;
 use understudy::responder::builtin::{self, Builtin};
+use understudy::responder::reply::RowFormat;
 use understudy::responder::sql;
 use understudy::responder::{Peer, Session};
+use understudy::server::encode::{self, Progress, Written};
 use understudy::Config;
 use understudy_fuzz::{builtin_for, whole_packets};
 
@@ -122,8 +125,10 @@ fn like_reference(pattern: &str, s: &str) -> bool {
     row[text.len()]
 }
 
-/// Answers `q` the way the connection does: at once, or pausing every
-/// `PAUSE` bytes and resuming until the answer is complete.
+/// Answers `q` the way the connection does: statement by statement when it
+/// is a multi-statement list, each reply encoded at once, or pausing every
+/// `PAUSE` bytes (inside a resultset and between statements) and resuming
+/// until the answer is complete.
 fn answer(q: &[u8], sel: u8, pause: bool) -> Vec<u8> {
     let mut s = Session::new(1, Peer::Unix, Peer::Unix);
     s.capabilities = cap::PROTOCOL_41 | cap::MULTI_RESULTS;
@@ -132,24 +137,54 @@ fn answer(q: &[u8], sel: u8, pause: bool) -> Vec<u8> {
     }
     s.multi_statements = sel & 0x10 != 0;
     let caps = s.capabilities;
+    let budget = if pause { PAUSE } else { usize::MAX };
+    let mut statements: Vec<&[u8]> = Vec::new();
+    if s.multi_statements && q.contains(&b';') {
+        let mut from = 0;
+        while let Some((st, next)) = sql::next_statement(q, from) {
+            statements.push(st);
+            from = next;
+        }
+    }
+    if statements.len() < 2 {
+        statements = vec![q];
+    }
     let mut out = Vec::new();
+    let mut seq = 1;
     BUILTIN.with(|b| {
         let mut b = b.borrow_mut();
-        let budget = if pause { PAUSE } else { usize::MAX };
-        let mut enc = Encoder::new(&mut out, 1, caps).bounded(budget, usize::MAX);
-        let mut outcome = b.query(&mut s, q, &mut enc);
-        let mut seq = enc.seq;
-        // Every resumption writes at least one statement's answer or ends it.
-        for _ in 0..=q.len() {
-            let Some(at) = outcome.resume_at else {
-                return;
+        let last = statements.len() - 1;
+        for (i, st) in statements.iter().enumerate() {
+            let reply = b.query(&mut s, st, None);
+            let more = if i < last {
+                status::MORE_RESULTS_EXISTS
+            } else {
+                0
             };
-            assert!(pause, "an unbounded answer never pauses");
+            let mut written = Written::default();
             let mut enc = Encoder::new(&mut out, seq, caps).bounded(budget, usize::MAX);
-            outcome = b.resume_query(&mut s, q, at, &mut enc);
+            let mut progress = encode::encode(
+                &mut enc,
+                reply,
+                RowFormat::Text,
+                s.status() | more,
+                &mut written,
+            );
             seq = enc.seq;
+            // every resumption writes at least one row or ends the resultset
+            let mut turns = 0usize;
+            while let Progress::Paused(p) = progress {
+                assert!(pause, "an unbounded answer never pauses");
+                turns += 1;
+                assert!(turns <= q.len() + MAX_PACKET, "a paused answer never ends");
+                let mut enc = Encoder::new(&mut out, seq, caps).bounded(budget, usize::MAX);
+                progress = encode::resume(&mut enc, p, &mut written);
+                seq = enc.seq;
+            }
+            if written.error.is_some() {
+                return; // an ERR ends the list
+            }
         }
-        panic!("a paused answer never ends");
     });
     out
 }

@@ -238,7 +238,7 @@ impl Harness {
         // Each round consumes input or writes part of a paused answer, or
         // ends; the bound is a backstop that turns a livelock into a failure.
         for _ in 0..ROUNDS {
-            let closing_before = self.conn.phase == Phase::Closing;
+            let closing_before = self.conn.phase() == Phase::Closing;
             let resuming = self.conn.has_pending();
             let mut out = Vec::new();
             let mut ctx = Ctx {
@@ -288,10 +288,11 @@ impl Harness {
                 self.consumed
             );
             self.input.drain(..n);
-            if self.conn.hold.take().is_some() {
+            if self.conn.hold().is_some() {
+                self.conn.release_hold();
                 continue; // the timer fired: go on with the input
             }
-            if self.conn.phase == Phase::Closing {
+            if self.conn.phase() == Phase::Closing {
                 return;
             }
             if resuming {
@@ -310,7 +311,7 @@ impl Harness {
                     "stalled with a whole packet in its input ({:?}, {} bytes, phase {:?})",
                     decode_frame(&self.input, self.config.max_packet),
                     self.input.len(),
-                    self.conn.phase
+                    self.conn.phase()
                 );
                 return;
             }
@@ -326,7 +327,7 @@ impl Harness {
     /// Sends one payload framed with the sequence id the connection expects:
     /// 0 in the command phase, else one past the server's last packet.
     pub fn send(&mut self, payload: &[u8]) {
-        let mut seq = if self.conn.phase == Phase::Command {
+        let mut seq = if self.conn.phase() == Phase::Command {
             0
         } else {
             self.last_seq.wrapping_add(1)
@@ -363,12 +364,12 @@ impl Harness {
         r.encode(&mut p);
         self.take_packets();
         self.send(&p);
-        if let Phase::AuthSwitch { plugin } = self.conn.phase {
+        if let Phase::AuthSwitch { plugin } = self.conn.phase() {
             // The switch request carries the same nonce; answer for its plugin.
             let answer = scramble(plugin, &self.nonce);
             self.send(&answer);
         }
-        assert_eq!(self.conn.phase, Phase::Command, "the login succeeds");
+        assert_eq!(self.conn.phase(), Phase::Command, "the login succeeds");
         let answers = self.take_packets();
         assert_eq!(
             answers.last().map(|p| p.2),
@@ -383,7 +384,7 @@ impl Drop for Harness {
         if let Some(b) = self.responder.take() {
             use understudy::responder::Responder;
             let mut b = b;
-            b.disconnect(&self.conn.session);
+            b.disconnect(self.conn.session());
             let bits = self.bits;
             CACHE.with(|c| {
                 let mut c = c.borrow_mut();
