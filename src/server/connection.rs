@@ -71,6 +71,21 @@ pub enum Phase {
     Closing,
 }
 
+/// What a connection asks of the loop next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Next {
+    /// Read more from the client (and answer what is buffered).
+    Read,
+    /// Carry on an answer that paused at the write high-water mark, once the
+    /// output has room ([`Connection::resume`]); nothing else is read meanwhile.
+    Resume,
+    /// Hold the output from the given offset back until then (a delay), then
+    /// [`Connection::release_hold`].
+    HoldUntil(Instant),
+    /// Flush what is queued and close.
+    Close,
+}
+
 /// What the connection needs from its server while handling input.
 pub struct Ctx<'a> {
     /// Server configuration.
@@ -85,9 +100,14 @@ pub struct Ctx<'a> {
     pub now: Instant,
 }
 
-/// A connection's protocol state. The loop reads it through methods and
-/// changes it only through [`Connection::on_input`], [`Connection::resume`],
-/// the timeouts, [`Connection::close`] and [`Connection::release_hold`].
+/// A connection's protocol state. The contract with the loop: the loop
+/// feeds it input ([`Connection::on_input`], which returns the bytes it
+/// consumed) or lets it carry on a paused answer ([`Connection::resume`]);
+/// [`Connection::next`] says what comes next (read, resume, hold the output
+/// until a deadline, close), [`Connection::last_active`] is where the idle
+/// deadline counts from. The loop changes it only through those calls, the
+/// timeouts, [`Connection::close`] and [`Connection::release_hold`]: no
+/// field of it is the loop's to write.
 #[derive(Debug)]
 pub struct Connection {
     /// What responders see.
@@ -136,6 +156,19 @@ impl Connection {
             last_active: now,
             pending: None,
             statements: None,
+        }
+    }
+
+    /// What the loop should do with this connection next.
+    pub fn next(&self) -> Next {
+        if self.phase == Phase::Closing {
+            Next::Close
+        } else if let Some((until, _)) = self.hold() {
+            Next::HoldUntil(until)
+        } else if self.pending.is_some() {
+            Next::Resume
+        } else {
+            Next::Read
         }
     }
 

@@ -9,7 +9,7 @@
 //! not take) are copied into the connection's own buffers.
 
 use super::buffer::{Buf, READ_CHUNK, SCRATCH_KEEP};
-use super::connection::{self, Connection, Ctx, Phase};
+use super::connection::{self, Connection, Ctx, Next, Phase};
 use super::listener::{self, Refusal, Spare};
 use super::nonce::NonceSource;
 use super::stream::{Listener, Stream};
@@ -445,10 +445,8 @@ impl EventLoop {
         let mut drained = false;
         loop {
             let slot = &mut self.conns[key]; // invariant: key checked above; close() returns early
-            if slot.conn.phase() == Phase::Closing
-                || slot.conn.hold().is_some()
-                || slot.held.is_some()
-            {
+            let next = slot.conn.next();
+            if matches!(next, Next::Close | Next::HoldUntil(_)) || slot.held.is_some() {
                 break;
             }
             if slot.output.len() >= self.config.write_high_water {
@@ -464,7 +462,7 @@ impl EventLoop {
             steps += 1;
             // 2. an answer that paused at the high-water mark goes on first:
             // the client has read enough of it for the output to drop below.
-            if slot.conn.has_pending() {
+            if next == Next::Resume {
                 self.process(key, Work::Resume);
                 if !self.conns.contains(key) {
                     return;
