@@ -41,25 +41,31 @@ pub fn substitute(
     values: &[BinValue<'_>],
     types: &[ParamType],
 ) -> Vec<u8> {
-    substitute_into(sql, at, values, types, None)
+    substitute_into(&[], sql, at, values, types, None)
 }
 
 /// As [`substitute`], also giving where each literal landed in the text
 /// (byte ranges, in placeholder order): a responder can tell a `?` from a
 /// literal the client wrote (the built-in SELECT names such a column `?`
 /// and types it as the parameter, as MySQL does).
+///
+/// The text comes after `prefix` in the buffer returned (a COM_QUERY
+/// payload's command byte: one allocation for the payload); the ranges count
+/// from the end of the prefix.
 pub fn substitute_with_spans(
+    prefix: &[u8],
     sql: &[u8],
     at: &[usize],
     values: &[BinValue<'_>],
     types: &[ParamType],
 ) -> (Vec<u8>, Vec<(usize, usize)>) {
     let mut spans = Vec::with_capacity(at.len());
-    let text = substitute_into(sql, at, values, types, Some(&mut spans));
+    let text = substitute_into(prefix, sql, at, values, types, Some(&mut spans));
     (text, spans)
 }
 
 fn substitute_into(
+    prefix: &[u8],
     sql: &[u8],
     at: &[usize],
     values: &[BinValue<'_>],
@@ -73,7 +79,8 @@ fn substitute_into(
             _ => 32,
         })
         .sum();
-    let mut out = Vec::with_capacity(sql.len() + extra);
+    let mut out = Vec::with_capacity(prefix.len() + sql.len() + extra);
+    out.extend_from_slice(prefix);
     let mut from = 0;
     for (k, &pos) in at.iter().enumerate() {
         out.extend_from_slice(sql.get(from..pos).unwrap_or_default());
@@ -82,7 +89,7 @@ fn substitute_into(
         let start = out.len();
         put_literal(&mut out, v, t);
         if let Some(s) = spans.as_deref_mut() {
-            s.push((start, out.len()));
+            s.push((start - prefix.len(), out.len() - prefix.len()));
         }
         from = pos + 1;
     }

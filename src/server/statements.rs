@@ -58,6 +58,9 @@ impl Statement {
 
     /// Which parameters have long data.
     pub fn long_flags(&self) -> Vec<bool> {
+        if self.long_data.is_empty() {
+            return Vec::new(); // the common case: no allocation per execution
+        }
         (0..self.params())
             .map(|i| matches!(self.long_data.get(i), Some(Some(_))))
             .collect()

@@ -195,10 +195,8 @@ impl Connection {
         out: &mut Vec<u8>,
     ) -> Option<Vec<ColumnDef>> {
         let nulls = vec![BinValue::Null; at.len()];
-        let (text, literals) = params::substitute_with_spans(sql, at, &nulls, &[]);
-        let mut payload = Vec::with_capacity(text.len() + 1);
-        payload.push(com::QUERY);
-        payload.extend(text);
+        let (payload, literals) =
+            params::substitute_with_spans(&[com::QUERY], sql, at, &nulls, &[]);
         let qcmd = Command::Query(payload.get(1..).unwrap_or_default());
         let exec = Execution {
             id,
@@ -289,11 +287,13 @@ impl Connection {
                 *v = BinValue::Bytes(bytes);
             }
         }
-        let (text, literals) =
-            params::substitute_with_spans(&st.text, &st.placeholders, &values, &st.types);
-        let mut payload = Vec::with_capacity(text.len() + 1);
-        payload.push(com::QUERY);
-        payload.extend(text);
+        let (payload, literals) = params::substitute_with_spans(
+            &[com::QUERY],
+            &st.text,
+            &st.placeholders,
+            &values,
+            &st.types,
+        );
         if log::log_enabled!(log::Level::Debug) {
             debug!(
                 "conn {}: COM_STMT_EXECUTE statement {id} params {:?}: {}",
