@@ -146,13 +146,11 @@ impl CannedSet {
         rows: Vec<Vec<Cell>>,
         status: u16,
     ) -> Result<CannedSet, CellError> {
-        let types = super::reply::column_types(&columns);
-        let decimals: Vec<u8> = columns.iter().map(|c| c.decimals).collect();
         let mut failed = None;
         let mut encode = |format| {
             Canned::new(status, |enc, st| {
                 enc.columns(&columns, st);
-                let mut sink = RowSink::new(enc, format, &types, &decimals, u64::MAX);
+                let mut sink = RowSink::new(enc, format, &columns, u64::MAX);
                 for row in &rows {
                     if let Err(e) =
                         sink.row(|c| row.iter().try_for_each(|cell| c.value(&cell.as_value())))

@@ -97,8 +97,7 @@ impl std::fmt::Display for CellError {
 pub struct RowSink<'e, 'o> {
     enc: &'e mut Encoder<'o>,
     format: RowFormat,
-    types: &'e [ParamType],
-    decimals: &'e [u8],
+    columns: &'e [ColumnDef],
     rows: u64,
     row_limit: u64,
 }
@@ -109,15 +108,13 @@ impl<'e, 'o> RowSink<'e, 'o> {
     pub fn new(
         enc: &'e mut Encoder<'o>,
         format: RowFormat,
-        types: &'e [ParamType],
-        decimals: &'e [u8],
+        columns: &'e [ColumnDef],
         row_limit: u64,
     ) -> RowSink<'e, 'o> {
         RowSink {
             enc,
             format,
-            types,
-            decimals,
+            columns,
             rows: 0,
             row_limit,
         }
@@ -151,8 +148,8 @@ impl<'e, 'o> RowSink<'e, 'o> {
         &mut self,
         f: impl FnOnce(&mut Cells<'_>) -> Result<(), &'static str>,
     ) -> Result<(), CellError> {
-        let n = self.types.len();
-        let (format, types, decimals) = (self.format, self.types, self.decimals);
+        let n = self.columns.len();
+        let (format, columns) = (self.format, self.columns);
         let row = self.rows + 1;
         let mut failed = None;
         let mut column = 0;
@@ -169,8 +166,7 @@ impl<'e, 'o> RowSink<'e, 'o> {
             let mut cells = Cells {
                 out: o,
                 format,
-                types,
-                decimals,
+                columns,
                 bitmap_at,
                 next: 0,
             };
@@ -202,17 +198,19 @@ impl<'e, 'o> RowSink<'e, 'o> {
 pub struct Cells<'o> {
     out: &'o mut Vec<u8>,
     format: RowFormat,
-    types: &'o [ParamType],
-    decimals: &'o [u8],
+    columns: &'o [ColumnDef],
     bitmap_at: usize,
     next: usize,
 }
 
 impl Cells<'_> {
     fn column(&self) -> Result<ParamType, &'static str> {
-        self.types
+        self.columns
             .get(self.next)
-            .copied()
+            .map(|c| ParamType {
+                coltype: c.coltype,
+                unsigned: c.flags & crate::protocol::consts::colflag::UNSIGNED != 0,
+            })
             .ok_or("more cells than columns")
     }
 
@@ -269,7 +267,7 @@ impl Cells<'_> {
         match self.format {
             RowFormat::Text => {
                 let mut buf = [0u8; 64];
-                let decimals = self.decimals.get(self.next).copied().unwrap_or(0);
+                let decimals = self.columns.get(self.next).map_or(0, |c| c.decimals);
                 let text = binary::text_of(v, &mut buf, decimals);
                 put_lenenc_str(self.out, &text);
             }

@@ -3,9 +3,9 @@
 //! needs (text for COM_QUERY, binary for COM_STMT_EXECUTE), the session's
 //! status flags, and pausing when the output reaches the high-water mark.
 
-use crate::protocol::binary::ParamType;
 use crate::protocol::consts::status as st;
 use crate::protocol::errcodes as er;
+use crate::protocol::response::ColumnDef;
 use crate::protocol::response::{Encoder, ErrPacket, OkPacket};
 use crate::responder::canned::SharedRows;
 use crate::responder::reply::{
@@ -16,8 +16,7 @@ use std::collections::VecDeque;
 /// Rows still to send of a resultset that paused.
 pub struct PausedRows {
     rows: Box<dyn RowSource>,
-    types: Vec<ParamType>,
-    decimals: Vec<u8>,
+    columns: Vec<ColumnDef>,
     format: RowFormat,
     warnings: u16,
     /// The status flags the resultset ends with (MORE_RESULTS when `rest` is not empty).
@@ -132,8 +131,7 @@ pub fn open_cursor(
         enc.end(0, status | st::CURSOR_EXISTS);
     }
     Some(Box::new(PausedRows {
-        types: column_types(&rs.columns),
-        decimals: rs.columns.iter().map(|c| c.decimals).collect(),
+        columns: rs.columns,
         rows: rs.rows,
         format: RowFormat::Binary,
         warnings: rs.warnings,
@@ -147,7 +145,7 @@ pub fn open_cursor(
 /// (true: the cursor is finished). A cell that does not fit ends it with an ERR.
 pub fn fetch(enc: &mut Encoder<'_>, p: &mut PausedRows, n: u32, written: &mut Written) -> bool {
     let r = {
-        let mut sink = RowSink::new(enc, p.format, &p.types, &p.decimals, u64::from(n));
+        let mut sink = RowSink::new(enc, p.format, &p.columns, u64::from(n));
         let r = p.rows.write_rows(&mut sink);
         written.rows += sink.rows();
         r
@@ -256,19 +254,19 @@ fn one(
         }
         Reply::Rows(rs) => {
             enc.columns(&rs.columns, status);
-            let mut p = Box::new(PausedRows {
-                types: column_types(&rs.columns),
-                decimals: rs.columns.iter().map(|c| c.decimals).collect(),
+            // boxed only if it pauses: most resultsets are written at once
+            let mut p = PausedRows {
+                columns: rs.columns,
                 rows: rs.rows,
                 format,
                 warnings: rs.warnings,
                 status,
                 rest: VecDeque::new(),
-            });
+            };
             match rows(enc, &mut p, written) {
                 One::Next => One::Next,
                 One::Stop => One::Stop,
-                One::Paused(()) => One::Paused(p),
+                One::Paused(()) => One::Paused(Box::new(p)),
             }
         }
     }
@@ -278,7 +276,7 @@ fn one(
 /// is done, with an ERR when a cell does not fit its column.
 fn rows(enc: &mut Encoder<'_>, p: &mut PausedRows, written: &mut Written) -> One<()> {
     let r = {
-        let mut sink = RowSink::new(enc, p.format, &p.types, &p.decimals, u64::MAX);
+        let mut sink = RowSink::new(enc, p.format, &p.columns, u64::MAX);
         let r = p.rows.write_rows(&mut sink);
         written.rows += sink.rows();
         r
