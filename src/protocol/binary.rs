@@ -775,6 +775,78 @@ mod tests {
         }
     }
 
+    /// COM_STMT_EXECUTE bodies captured from mysql-connector-python 26.10's
+    /// prepared cursor (a TCP relay in front of understudy, 2026-12-02):
+    /// `SELECT ?, ?, ?, ?, ?, ?, ?, ?` with 7, -2, 'hé', 2.5, None,
+    /// datetime(2024-01-31 12:34:56.123456), Decimal('12.340'), b'\x00\xff';
+    /// then `SELECT ?, ?` with date(1999-12-31), timedelta(25:01:02.000003).
+    #[test]
+    fn captured_connector_python_executions() {
+        let body = hex(
+"01 00 00 00 00 01 00 00 00 10 01 01 80 01 00 fe 00 05 00 06 00 0c 00 00 00 fe 00 07 fe 03 68 c3 \
+             a9 00 00 00 00 00 00 04 40 0b e8 07 01 1f 0c 22 38 40 e2 01 00 06 31 32 2e 33 34 30 02 00 ff",
+        );
+        let ex = decode_execute(&body, 8, &[], &[]).unwrap();
+        assert_eq!((ex.statement_id, ex.flags, ex.iterations), (1, 0, 1));
+        let types = ex.new_types.clone().unwrap();
+        assert_eq!(
+            types[0],
+            P {
+                coltype: coltype::TINY,
+                unsigned: true
+            }
+        );
+        assert_eq!(types[4], t(coltype::NULL));
+        assert_eq!(
+            types[6],
+            t(coltype::DECIMAL),
+            "DECIMAL (0x00), not NEWDECIMAL"
+        );
+        assert_eq!(types[7], t(coltype::STRING), "bytes go as STRING");
+        assert_eq!(
+            ex.values,
+            vec![
+                BinValue::UInt(7),
+                BinValue::Int(-2),
+                BinValue::Bytes("h\u{e9}".as_bytes()),
+                BinValue::Double(2.5),
+                BinValue::Null,
+                BinValue::DateTime(DateTime {
+                    year: 2024,
+                    month: 1,
+                    day: 31,
+                    hour: 12,
+                    minute: 34,
+                    second: 56,
+                    micros: 123_456,
+                }),
+                BinValue::Bytes(b"12.340"),
+                BinValue::Bytes(b"\x00\xff"),
+            ]
+        );
+        let body = hex("02 00 00 00 00 01 00 00 00 00 01 0a 00 0b 00 04 cf 07 0c 1f 0c 00 01 00 00 00 01 01 02 03 00 00 00");
+        let ex = decode_execute(&body, 2, &[], &[]).unwrap();
+        assert_eq!(
+            ex.values,
+            vec![
+                BinValue::Date(DateTime {
+                    year: 1999,
+                    month: 12,
+                    day: 31,
+                    ..DateTime::default()
+                }),
+                BinValue::Time(Time {
+                    negative: false,
+                    days: 1,
+                    hours: 1,
+                    minutes: 1,
+                    seconds: 2,
+                    micros: 3,
+                }),
+            ]
+        );
+    }
+
     #[test]
     fn every_parameter_type_decodes() {
         let cases: Vec<(u16, &str, BinValue<'static>)> = vec![
