@@ -112,12 +112,7 @@ impl Connection {
         };
         let e = self.emit(answer, RowFormat::Text, false, queued, ctx, out);
         if let Some(rows) = e.paused {
-            self.pause(Pending {
-                payload: Box::default(),
-                next: None,
-                rows: Some(rows),
-                seq: self.seq,
-            });
+            self.pause_rows(rows);
         }
     }
 
@@ -152,12 +147,7 @@ impl Connection {
         if !answer.declined() {
             let e = self.emit(answer, RowFormat::Text, false, queued, ctx, out);
             if let Some(rows) = e.paused {
-                self.pause(Pending {
-                    payload: Box::default(),
-                    next: None,
-                    rows: Some(rows),
-                    seq: self.seq,
-                });
+                self.pause_rows(rows);
             }
             return;
         }
@@ -205,6 +195,16 @@ impl Connection {
                 return;
             }
         }
+    }
+
+    /// A resultset paused: the rest of its rows wait for the client to read.
+    pub(super) fn pause_rows(&mut self, rows: Box<PausedRows>) {
+        self.pause(Pending {
+            payload: Box::default(),
+            next: None,
+            rows: Some(rows),
+            seq: self.seq,
+        });
     }
 
     fn pause(&mut self, p: Pending) {

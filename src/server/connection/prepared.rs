@@ -10,7 +10,7 @@
 //! substituted, so every responder answers prepared and text queries by the
 //! same rules. The answer goes out as binary rows.
 
-use super::{guarded, Connection, Ctx, Pending};
+use super::{guarded, Connection, Ctx};
 use crate::protocol::binary::{self, cursor, BinValue, PrepareOk};
 use crate::protocol::command::Command;
 use crate::protocol::consts::{charset, coltype, com};
@@ -205,13 +205,7 @@ impl Connection {
             values: &nulls,
             literals: &literals,
         };
-        let req = Request {
-            payload: &payload,
-            command: &qcmd,
-            part: Part::Single,
-            execution: Some(&exec),
-            describe: true,
-        };
+        let req = execution_request(&payload, &qcmd, &exec, true);
         let mut copy = self.session.clone();
         let a = guarded(self.session.id, || ctx.responder.answer(&mut copy, &req));
         let Some(a) = a else {
@@ -310,13 +304,7 @@ impl Connection {
             values: &values,
             literals: &literals,
         };
-        let req = Request {
-            payload: &payload,
-            command: &qcmd,
-            part: Part::Single,
-            execution: Some(&exec),
-            describe: false,
-        };
+        let req = execution_request(&payload, &qcmd, &exec, false);
         let Some(mut answer) = self.ask(&req, ctx, out) else {
             return;
         };
@@ -344,12 +332,7 @@ impl Connection {
         st.cursor = None;
         let e = self.emit(answer, RowFormat::Binary, false, queued, ctx, out);
         if let Some(rows) = e.paused {
-            self.pending = Some(Box::new(Pending {
-                payload: Box::default(),
-                next: None,
-                rows: Some(rows),
-                seq: self.seq,
-            }));
+            self.pause_rows(rows);
         }
     }
 
@@ -488,5 +471,22 @@ impl Connection {
         if done {
             st.cursor = None;
         }
+    }
+}
+
+/// The request for an execution (or, `describe`, the dry run at prepare):
+/// the substituted COM_QUERY `payload`, decoded as `command`.
+fn execution_request<'a>(
+    payload: &'a [u8],
+    command: &'a Command<'a>,
+    exec: &'a Execution<'a>,
+    describe: bool,
+) -> Request<'a> {
+    Request {
+        payload,
+        command,
+        part: Part::Single,
+        execution: Some(exec),
+        describe,
     }
 }
