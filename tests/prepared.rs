@@ -368,3 +368,18 @@ fn literals_drivers_write_are_understood() {
     assert_eq!(a.len(), 5, "{a:?}");
     assert_eq!(&a[3][..], b"\x03\xff\x00'\x04caf\xe9");
 }
+
+/// `SET tx_isolation` (MySQL 5.7's name) is what `@@transaction_isolation`
+/// reads, and the other way round.
+#[test]
+fn variable_aliases_share_one_value() {
+    let server = common::start(common::config());
+    let mut c = conn(&server);
+    c.query_drop("SET tx_isolation = 'READ-COMMITTED'").unwrap();
+    let v: Option<String> = c.query_first("SELECT @@transaction_isolation").unwrap();
+    assert_eq!(v.as_deref(), Some("READ-COMMITTED"));
+    c.query_drop("SET SESSION transaction_isolation = 'SERIALIZABLE'")
+        .unwrap();
+    let v: Option<String> = c.query_first("SELECT @@tx_isolation").unwrap();
+    assert_eq!(v.as_deref(), Some("SERIALIZABLE"));
+}

@@ -774,6 +774,13 @@ fn set_transaction(s: &mut Session, k: &[&Tok<'_>]) -> Result<(), SqlError> {
 
 /// Sets a session variable; a limit of [`Session::set_var`] is the SET's error.
 fn set_var(s: &mut Session, name: &str, value: Value) -> Result<(), SqlError> {
+    // a system variable under its alias is stored under its own name, so
+    // `SET tx_isolation = …` is what `@@transaction_isolation` reads
+    let name = if name.starts_with('@') {
+        name
+    } else {
+        vars::canonical(name)
+    };
     s.set_var(name, value).map_err(|e| SqlError {
         code: e.code(),
         state: e.sqlstate(),

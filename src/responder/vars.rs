@@ -137,7 +137,8 @@ const VARS: &[(&str, Def)] = &[
 ];
 
 /// Aliases: the session names MySQL accepts for the same variable.
-fn canonical(name: &str) -> &str {
+/// (`tx_isolation` is MySQL 5.7's name of `transaction_isolation`: both read and write one value.)
+pub fn canonical(name: &str) -> &str {
     if name.eq_ignore_ascii_case("tx_isolation") {
         "transaction_isolation"
     } else if name.eq_ignore_ascii_case("tx_read_only") {
