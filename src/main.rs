@@ -4,7 +4,14 @@ use std::process::ExitCode;
 use understudy::config::{Command, Config};
 
 fn main() -> ExitCode {
+    // First, before anything large is allocated: buffers of 128 KiB and more
+    // get mappings of their own, returned when freed, so that the server's RSS
+    // follows what is in use (see understudy::server::alloc; issue 8's soak).
+    let pinned = understudy::server::alloc::pin_mmap_threshold();
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
+    if !pinned {
+        log::debug!("malloc's mmap threshold not pinned (not glibc, or refused)");
+    }
     let args: Vec<String> = std::env::args().skip(1).collect();
     let config = match Config::from_args(&args) {
         Ok(Command::Run(c)) => *c,

@@ -2,6 +2,7 @@
 //! and limits. The protocol itself lives in [`crate::protocol`]; what to answer
 //! is decided by a [`crate::responder::Responder`].
 
+pub mod alloc;
 pub mod buffer;
 pub mod connection;
 pub mod encode;
