@@ -347,6 +347,19 @@ impl Client {
         })
     }
 
+    /// The next request of a query job: the query again, or the prepared
+    /// statement's COM_STMT_EXECUTE (nothing for a reconnecting job).
+    fn next_request(&mut self, job: &Job) {
+        self.result = ResultReader::new(self.deprecate_eof);
+        self.started = Instant::now();
+        let mut s = 0;
+        match job {
+            Job::Query(q) => packet::write_packet(&mut self.wbuf, &mut s, q),
+            Job::Prepared(_) => packet::write_packet(&mut self.wbuf, &mut s, &self.execute),
+            Job::Reconnect => {}
+        }
+    }
+
     fn send(&mut self, seq: u8, payload: &[u8]) {
         let mut s = seq;
         packet::write_packet(&mut self.wbuf, &mut s, payload);
@@ -568,18 +581,14 @@ pub fn run(t: &Target, conns: usize, secs: f64, job: Job) -> Outcome {
                                         reopen = true;
                                         break;
                                     }
-                                    Job::Query(q) => {
+                                    Job::Query(_) => {
                                         c.phase = Phase::Query;
-                                        c.result = ResultReader::new(c.deprecate_eof);
-                                        c.started = Instant::now();
-                                        let q = q.clone();
-                                        c.send(0, &q);
+                                        c.next_request(&job);
                                     }
                                     Job::Prepared(q) => {
                                         c.phase = Phase::Preparing;
                                         c.prepare_left = None;
-                                        let q = q.clone();
-                                        c.send(0, &q);
+                                        c.send(0, q);
                                     }
                                 },
                                 Some(false) => {}
@@ -593,11 +602,7 @@ pub fn run(t: &Target, conns: usize, secs: f64, job: Job) -> Outcome {
                         Phase::Preparing => match prepare_step(c, &p) {
                             Ok(true) => {
                                 c.phase = Phase::Query;
-                                c.result = ResultReader::new(c.deprecate_eof);
-                                c.started = Instant::now();
-                                let e = std::mem::take(&mut c.execute);
-                                c.send(0, &e);
-                                c.execute = e;
+                                c.next_request(&job);
                             }
                             Ok(false) => {}
                             Err(code) => {
@@ -613,32 +618,11 @@ pub fn run(t: &Target, conns: usize, secs: f64, job: Job) -> Outcome {
                                 out.ops += 1;
                                 out.rows += c.result.rows;
                                 out.record(c.started.elapsed().as_micros() as u32);
-                                if let Job::Query(q) = &job {
-                                    c.result = ResultReader::new(c.deprecate_eof);
-                                    c.started = Instant::now();
-                                    let q = q.clone();
-                                    c.send(0, &q);
-                                } else if let Job::Prepared(_) = &job {
-                                    c.result = ResultReader::new(c.deprecate_eof);
-                                    c.started = Instant::now();
-                                    let e = std::mem::take(&mut c.execute);
-                                    c.send(0, &e);
-                                    c.execute = e;
-                                }
+                                c.next_request(&job);
                             }
                             Step::Error(code) => {
                                 out.error(&format!("query_err_{code}"));
-                                c.result = ResultReader::new(c.deprecate_eof);
-                                if let Job::Query(q) = &job {
-                                    c.started = Instant::now();
-                                    let q = q.clone();
-                                    c.send(0, &q);
-                                } else if let Job::Prepared(_) = &job {
-                                    c.started = Instant::now();
-                                    let e = std::mem::take(&mut c.execute);
-                                    c.send(0, &e);
-                                    c.execute = e;
-                                }
+                                c.next_request(&job);
                             }
                         },
                         Phase::Ready | Phase::Closed => {}

@@ -324,7 +324,7 @@ impl<'a> Encoder<'a> {
     /// Sets the bounds of this answer, as byte counts from the current end of
     /// the buffer: `pause_after` for producers that can resume later
     /// ([`Encoder::should_pause`]), `give_up_after` for those that cannot
-    /// ([`Encoder::over_budget`]).
+    /// ([`Encoder::budget_end`]).
     pub fn bounded(mut self, pause_after: usize, give_up_after: usize) -> Self {
         let at = self.out.len();
         self.pause_at = at.saturating_add(pause_after);
@@ -336,11 +336,6 @@ impl<'a> Encoder<'a> {
     /// resume should stop and let the client read.
     pub fn should_pause(&self) -> bool {
         self.out.len() >= self.pause_at
-    }
-
-    /// True once the answer is larger than its budget.
-    pub fn over_budget(&self) -> bool {
-        self.out.len() > self.give_up_at
     }
 
     /// The buffer length past which the answer is over budget.

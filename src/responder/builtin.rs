@@ -85,11 +85,6 @@ impl Builtin {
         }
     }
 
-    /// The server facts the variables report.
-    pub fn facts(&self) -> &ServerFacts {
-        &self.facts
-    }
-
     /// Answers one statement of a COM_QUERY (the server splits
     /// multi-statement queries); `Decline` for what it does not know.
     /// `exec`: the prepared statement this query is an execution of.
@@ -676,52 +671,56 @@ pub fn is_bootstrap(sql: &[u8]) -> bool {
     let Ok(text) = std::str::from_utf8(sql) else {
         return false;
     };
-    // Every query of a script's connection comes here: look at the first
-    // token before cutting the whole text into tokens.
-    let first = sql::Lexer::new(text).next().and_then(Result::ok);
-    let Some(first) = first else { return false };
+    // Every query of a script's connection comes here: the tokens are read
+    // one at a time and the first that does not fit ends it (no token list
+    // is built for a script's own SELECTs).
+    // A statement the lexer refuses (an unterminated quote) is not one.
+    let lex_error = std::cell::Cell::new(false);
+    let mut toks = sql::Lexer::new(text.trim().trim_end_matches(';'))
+        .map_while(|t| t.map_err(|_| lex_error.set(true)).ok());
+    let Some(first) = toks.next() else {
+        return false;
+    };
     if first.kind.is("SET") {
         return is_session_setting(sql);
     }
-    if !(first.kind.is("SELECT") || first.kind.is("SHOW")) {
-        return false;
-    }
-    let Ok(toks) = sql::tokenize(text.trim().trim_end_matches(';')) else {
-        return false;
+    let fits = if first.kind.is("SHOW") {
+        let show = match toks.next().map(|t| t.kind) {
+            Some(g) if g.is("GLOBAL") || g.is("SESSION") => {
+                toks.next().is_some_and(|t| t.kind.is("VARIABLES"))
+            }
+            Some(v) => v.is("VARIABLES"),
+            None => false,
+        };
+        show && toks.all(|_| true) // the rest must lex, as the answer reads it
+    } else {
+        first.kind.is("SELECT") && variable_items(&mut toks)
     };
-    let k: Vec<&Tok<'_>> = toks.iter().map(|t| &t.kind).collect();
-    match k.as_slice() {
-        [s, rest @ ..] if s.is("SHOW") => match rest {
-            [g, v, ..] if (g.is("GLOBAL") || g.is("SESSION")) && v.is("VARIABLES") => true,
-            [v, ..] => v.is("VARIABLES"),
-            [] => false,
-        },
-        [_, items @ ..] => variable_items(items),
-        [] => false,
-    }
+    fits && !lex_error.get()
 }
 
 /// `@@a [AS x], @@b … [LIMIT n]`: system variables only.
-fn variable_items(k: &[&Tok<'_>]) -> bool {
-    let mut i = 0;
+fn variable_items<'a>(k: impl Iterator<Item = Token<'a>>) -> bool {
+    let mut k = k.map(|t| t.kind).peekable();
     loop {
-        if !matches!(k.get(i), Some(Tok::SysVar(..))) {
+        if !matches!(k.next(), Some(Tok::SysVar(..))) {
             return false;
         }
-        i += 1;
-        if k.get(i).is_some_and(|t| t.is("AS")) {
-            i += 2;
-        } else if k
-            .get(i)
-            .is_some_and(|t| matches!(t, Tok::Word(w) if !w.eq_ignore_ascii_case("LIMIT")))
-        {
-            i += 1;
+        match k.peek() {
+            Some(t) if t.is("AS") => {
+                k.next();
+                k.next();
+            }
+            Some(Tok::Word(w)) if !w.eq_ignore_ascii_case("LIMIT") => {
+                k.next();
+            }
+            _ => {}
         }
-        match k.get(i) {
+        match k.next() {
             None => return true,
-            Some(Tok::Punct(b',')) => i += 1,
+            Some(Tok::Punct(b',')) => {}
             Some(l) if l.is("LIMIT") => {
-                return matches!(k.get(i + 1..), Some([Tok::Number(_)]));
+                return matches!(k.next(), Some(Tok::Number(_))) && k.next().is_none();
             }
             Some(_) => return false,
         }
@@ -911,8 +910,10 @@ struct Params<'e, 'a> {
 
 impl<'e, 'a> Params<'e, 'a> {
     fn at(self, start: usize, end: usize) -> Option<&'e BinValue<'a>> {
+        // the literals are in text order: a binary search, so that a SELECT
+        // of 4,096 items over 65,535 parameters stays linear-logarithmic
         let span = (start + self.shift, end + self.shift);
-        let k = self.exec.literals.iter().position(|s| *s == span)?;
+        let k = self.exec.literals.binary_search(&span).ok()?;
         self.exec.values.get(k)
     }
 }
@@ -1153,4 +1154,39 @@ fn text_table<'r>(cols: &[&str], rows: impl Iterator<Item = &'r [&'r str]>) -> R
         })
         .collect();
     Reply::rows(defs, rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_bootstrap;
+
+    /// What the server answers before a script: the drivers' own reads.
+    #[test]
+    fn bootstrap_statements_and_not() {
+        for yes in [
+            "SELECT @@max_allowed_packet",
+            "select @@version_comment limit 1",
+            "/* mysql-connector-java */SELECT @@session.auto_increment_increment AS a, @@b",
+            "SELECT @@max_allowed_packet,@@system_time_zone,@@time_zone",
+            "SHOW VARIABLES LIKE 'sql_mode'",
+            "SHOW SESSION VARIABLES",
+            "SET NAMES utf8mb4",
+            "SELECT @@a;",
+        ] {
+            assert!(is_bootstrap(yes.as_bytes()), "{yes}");
+        }
+        for no in [
+            "SELECT 1",
+            "SELECT @@a, 1",
+            "SELECT @@a LIMIT x",
+            "SELECT @@a 'unterminated",
+            "SHOW VARIABLES LIKE 'unterminated",
+            "SHOW DATABASES",
+            "SET @user = 1",
+            "SELECT c FROM sbtest1 WHERE id=5",
+            "",
+        ] {
+            assert!(!is_bootstrap(no.as_bytes()), "{no}");
+        }
+    }
 }

@@ -110,14 +110,6 @@ impl<'a> Request<'a> {
             describe: false,
         }
     }
-
-    /// The query text, for a COM_QUERY (a statement of a list: that statement).
-    pub fn query(&self) -> Option<&'a [u8]> {
-        match self.command {
-            Command::Query(q) => Some(q),
-            _ => None,
-        }
-    }
 }
 
 /// Decides what to answer. One instance serves every connection of a server.

@@ -7,8 +7,13 @@ use super::sql::{skip_block, skip_line, skip_quoted};
 use crate::protocol::binary::{self, BinValue, ParamType};
 use crate::protocol::consts::coltype;
 
+/// Most placeholders a statement may have: PREPARE_OK counts them in 16 bits.
+pub const MAX_PLACEHOLDERS: usize = u16::MAX as usize;
+
 /// Byte offsets of the `?` placeholders of a statement: outside quotes,
-/// backticks and comments. Linear in the statement's length.
+/// backticks and comments. Linear in the statement's length; it stops after
+/// [`MAX_PLACEHOLDERS`] + 1 of them (a statement with more is refused), so a
+/// packet of question marks costs no more than that.
 pub fn placeholders(sql: &[u8]) -> Vec<usize> {
     let mut at = Vec::new();
     let mut i = 0;
@@ -24,6 +29,9 @@ pub fn placeholders(sql: &[u8]) -> Vec<usize> {
             b'/' if sql.get(i + 1) == Some(&b'*') => i = skip_block(sql, i),
             b'?' => {
                 at.push(i);
+                if at.len() > MAX_PLACEHOLDERS {
+                    break;
+                }
                 i += 1;
             }
             _ => i += 1,

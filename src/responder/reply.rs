@@ -19,16 +19,6 @@ use crate::protocol::wire::put_lenenc_str;
 use std::borrow::Cow;
 use std::time::Duration;
 
-/// Column type and signedness of each column, as binary rows need them.
-pub fn column_types(cols: &[ColumnDef]) -> Vec<ParamType> {
-    cols.iter()
-        .map(|c| ParamType {
-            coltype: c.coltype,
-            unsigned: c.flags & crate::protocol::consts::colflag::UNSIGNED != 0,
-        })
-        .collect()
-}
-
 /// How rows are encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RowFormat {
@@ -131,17 +121,6 @@ impl<'e, 'o> RowSink<'e, 'o> {
         self.rows >= self.row_limit || self.enc.should_pause()
     }
 
-    /// True when the answer has grown past its budget (a source that cannot
-    /// pause gives up).
-    pub fn over_budget(&self) -> bool {
-        self.enc.over_budget()
-    }
-
-    /// The format rows are written in.
-    pub fn format(&self) -> RowFormat {
-        self.format
-    }
-
     /// Writes one row: `f` gives the cells in column order. On an error
     /// nothing of the row stays in the output.
     pub fn row(
@@ -212,22 +191,6 @@ impl Cells<'_> {
                 unsigned: c.flags & crate::protocol::consts::colflag::UNSIGNED != 0,
             })
             .ok_or("more cells than columns")
-    }
-
-    /// The output, for a source that writes a cell's bytes itself; call
-    /// [`Cells::wrote`] after each such cell. Only sensible in [`RowFormat::Text`].
-    pub fn out(&mut self) -> &mut Vec<u8> {
-        self.out
-    }
-
-    /// Counts a cell the source wrote into [`Cells::out`] itself.
-    pub fn wrote(&mut self) {
-        self.next += 1;
-    }
-
-    /// The format cells are written in.
-    pub fn format(&self) -> RowFormat {
-        self.format
     }
 
     /// A NULL cell.

@@ -210,11 +210,6 @@ impl Connection {
         self.last_active
     }
 
-    /// Prepared statements held.
-    pub fn statement_count(&self) -> usize {
-        self.statements.as_ref().map_or(0, |t| t.len())
-    }
-
     /// Writes the greeting: the responder's if it has one (parsed, so that the rest
     /// of the conversation follows what it promised), else our own.
     pub fn start(&mut self, ctx: &mut Ctx<'_>, out: &mut Vec<u8>, nonce: [u8; 20]) {

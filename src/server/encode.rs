@@ -58,8 +58,6 @@ pub struct Written {
 pub const ANSWER_TOO_LARGE: &str =
     "understudy: the answer is larger than the server's per-command limit (max_answer): not sent";
 
-pub use crate::responder::reply::column_types;
-
 /// Encodes `reply` with the session's `status` flags.
 pub fn encode(
     enc: &mut Encoder<'_>,

@@ -20,6 +20,12 @@ use std::collections::HashMap;
 /// prepares (sysbench's whole suite prepares a few KiB).
 pub const MAX_STATEMENT_BYTES: usize = 64 << 20;
 
+/// Memory per parameter besides long data: the placeholder's offset, its
+/// remembered type, its long-data slot.
+const PER_PARAM: usize = std::mem::size_of::<usize>()
+    + std::mem::size_of::<ParamType>()
+    + std::mem::size_of::<Option<Vec<u8>>>();
+
 /// Who answers a statement's executions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Owner {
@@ -66,8 +72,13 @@ impl Statement {
             .collect()
     }
 
+    /// Memory the statement holds or may come to hold: its text, and per
+    /// parameter its placeholder offset, its type and a long-data slot (the
+    /// last two appear at the first execution and long data), plus the long
+    /// data itself. Counted in full from the start, so the connection's
+    /// total bounds what it can hold, not only its text.
     fn bytes(&self) -> usize {
-        self.text.len() + self.long_bytes()
+        Statements::cost(self.text.len(), self.params()) + self.long_bytes()
     }
 
     fn long_bytes(&self) -> usize {
@@ -113,7 +124,14 @@ impl Statements {
         self.map.get_mut(&id)
     }
 
-    /// Checks that one more statement of `bytes` fits the limits.
+    /// What a statement of `text` bytes and `params` parameters counts
+    /// against [`MAX_STATEMENT_BYTES`] before any long data.
+    pub fn cost(text: usize, params: usize) -> usize {
+        text.saturating_add(params.saturating_mul(PER_PARAM))
+    }
+
+    /// Checks that one more statement of `bytes` (text and per-parameter
+    /// memory) fits the limits.
     pub fn room_for(&self, bytes: usize, max_count: usize) -> Result<(), Refused> {
         if self.map.len() >= max_count {
             return Err(Refused::TooMany);
@@ -246,9 +264,11 @@ mod tests {
         assert_eq!(t.append_long_data(1, 0, b"def", 5), Err(Refused::TooLarge));
         t.append_long_data(1, 7, b"ignored", 5).unwrap();
         assert_eq!(t.get(1).unwrap().long_flags(), vec![true]);
-        assert_eq!(t.bytes, 4);
+        // the text, one parameter's slots, and the 3 bytes of long data
+        let base = Statements::cost(1, 1);
+        assert_eq!(t.bytes, base + 3);
         t.reset(1);
-        assert_eq!(t.bytes, 1);
+        assert_eq!(t.bytes, base);
         t.remove(1);
         assert_eq!((t.bytes, t.len()), (0, 0));
     }

@@ -361,7 +361,7 @@ fn proto(lua: &Lua) -> mlua::Result<Table> {
     m.set(
         "to_field_packet",
         lua.create_function(|lua, f: Table| {
-            let c = field_of(&f)?;
+            let c = super::response::field_def(lua, &f).map_err(|e| bad("to_field_packet", e))?;
             let mut out = Vec::new();
             c.encode(&mut out, false);
             lua.create_string(out)
@@ -370,7 +370,7 @@ fn proto(lua: &Lua) -> mlua::Result<Table> {
     m.set(
         "to_binary_row_packet",
         lua.create_function(|lua, (fields, row): (Table, Table)| {
-            let out = binary_row(&fields, &row).map_err(|e| bad("to_binary_row_packet", e))?;
+            let out = binary_row(lua, &fields, &row).map_err(|e| bad("to_binary_row_packet", e))?;
             lua.create_string(out)
         })?,
     )?;
@@ -422,37 +422,20 @@ fn stmt_execute(lua: &Lua, b: &[u8], n: usize) -> Result<Table, String> {
     Ok(t)
 }
 
-/// A column definition from a field table (`name`, `type`, and optional
-/// `charsetnr`, `length`, `flags`, `decimals`, `table`, `schema`).
-fn field_of(f: &Table) -> mlua::Result<crate::protocol::response::ColumnDef> {
-    let t = get_int(f, "type", i64::from(coltype::VAR_STRING))?;
-    let t = u8::try_from(t).map_err(|_| bad("field", format!("type {t} is out of range")))?;
-    let mut c = crate::protocol::response::ColumnDef::new(&get_bytes(f, "name")?, t);
-    let (charset, length, flags, decimals) = crate::protocol::response::type_defaults(t);
-    c.charset = get_int(f, "charsetnr", i64::from(charset))? as u16;
-    c.length = get_int(f, "length", i64::from(length))? as u32;
-    c.flags = get_int(f, "flags", i64::from(flags))? as u16;
-    c.decimals = get_int(f, "decimals", i64::from(decimals))? as u8;
-    c.table = get_bytes(f, "table")?;
-    c.schema = get_bytes(f, "schema")?;
-    Ok(c)
-}
-
 /// A binary resultset row for `fields` (their `type` and `flags`'
 /// UNSIGNED bit decide each cell's encoding) from `row` (strings, numbers,
 /// nil for NULL); an error names a cell that does not fit its type.
-fn binary_row(fields: &Table, row: &Table) -> Result<Vec<u8>, String> {
+fn binary_row(lua: &Lua, fields: &Table, row: &Table) -> Result<Vec<u8>, String> {
     use crate::protocol::binary::{BinValue, BinaryRow, ParamType};
     let n = fields.raw_len();
     let mut out = Vec::new();
     let mut r = BinaryRow::begin(&mut out, n);
     for i in 1..=n {
         let f: Table = fields.raw_get(i).map_err(|e| e.to_string())?;
-        let t = get_int(&f, "type", i64::from(coltype::VAR_STRING)).map_err(|e| e.to_string())?;
-        let flags = get_int(&f, "flags", 0).map_err(|e| e.to_string())?;
+        let c = super::response::field_def(lua, &f)?;
         let col = ParamType {
-            coltype: t as u8,
-            unsigned: flags & i64::from(crate::protocol::consts::colflag::UNSIGNED) != 0,
+            coltype: c.coltype,
+            unsigned: c.flags & crate::protocol::consts::colflag::UNSIGNED != 0,
         };
         let v: Value = row.raw_get(i).map_err(|e| e.to_string())?;
         let bytes;

@@ -233,7 +233,9 @@ pub fn answer(lua: &Lua, env: &Table) -> Result<Answer, String> {
     Ok(answer)
 }
 
-fn field_def(lua: &Lua, f: &Table) -> Result<ColumnDef, String> {
+/// A column definition from a field table (`name`, `type` and the optional
+/// keys listed in the module's comment), with MySQL Proxy's defaults.
+pub(super) fn field_def(lua: &Lua, f: &Table) -> Result<ColumnDef, String> {
     // MySQL Proxy's defaults for a missing type and name
     let t = match int_field(f, "type")? {
         Some(t) => u8::try_from(t).map_err(|_| format!("field type {t} is out of range"))?,

@@ -61,11 +61,18 @@ impl Connection {
         let at = params::placeholders(sql);
         let Ok(nparams) = u16::try_from(at.len()) else {
             let msg = format!(
-                "Prepared statement contains too many placeholders ({}; at most 65535)",
-                at.len()
+                "Prepared statement contains too many placeholders (more than {})",
+                params::MAX_PLACEHOLDERS
             );
             return self.error(er::ER_PS_MANY_PARAM, msg, out);
         };
+        // with what its parameters will hold (offsets, types, long-data slots)
+        if let Err(r) = self
+            .table()
+            .room_for(Statements::cost(sql.len(), at.len()), max)
+        {
+            return self.refused(r, max, out);
+        }
         let id = self.table().next_id();
         let Some(columns) = self.describe(id, sql, &at, ctx, out) else {
             return;
