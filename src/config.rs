@@ -74,6 +74,25 @@ pub struct Config {
     pub lua_all_queries: bool,
     /// Print a line of counters to stderr this often (`--stats-interval`).
     pub stats_interval: Option<Duration>,
+    /// Rule files and directories (`--rules`, repeatable), in load order.
+    pub rules: Vec<PathBuf>,
+    /// What a query nobody answers gets (`--unknown`).
+    pub unknown: crate::responder::chain::Unknown,
+    /// The seed of rules' probabilities and delays (`--seed`); `None`: drawn
+    /// at start and logged.
+    pub seed: Option<u64>,
+    /// Write the journal to this file as JSON lines (`--journal`).
+    pub journal: Option<PathBuf>,
+    /// Keep the journal in memory even without a file or an admin port
+    /// (the embedding API's [`crate::ServerHandle::journal`]).
+    pub journal_in_memory: bool,
+    /// The admin port (`--admin-port`; 0 picks a free one), opened only
+    /// with `admin_user`.
+    pub admin_port: Option<u16>,
+    /// The admin port's address (`--admin-bind`, default 127.0.0.1).
+    pub admin_bind: String,
+    /// The one login of the admin port (`--admin-user NAME:PASSWORD`).
+    pub admin_user: Option<User>,
 }
 
 impl Default for Config {
@@ -98,6 +117,14 @@ impl Default for Config {
             lua_timeout: Duration::from_secs(5),
             lua_all_queries: false,
             stats_interval: None,
+            rules: Vec::new(),
+            unknown: Default::default(),
+            seed: None,
+            journal: None,
+            journal_in_memory: false,
+            admin_port: None,
+            admin_bind: "127.0.0.1".to_string(),
+            admin_user: None,
         }
     }
 }
@@ -226,6 +253,43 @@ fn options() -> Options {
         "set a server variable, as @@NAME and SHOW VARIABLES report it (repeatable; e.g. version_comment=staging)",
         "NAME=VALUE",
     );
+    o.optmulti(
+        "",
+        "rules",
+        "answer from a JSON rule file, or every *.json of a directory in name order (repeatable; reloaded on SIGHUP and when a file changes)",
+        "PATH",
+    );
+    o.optopt(
+        "",
+        "unknown",
+        "what a query no rule, script or built-in answer knows gets: error (the seed's ERR 101, default), ok, empty",
+        "error|ok|empty",
+    );
+    o.optopt(
+        "",
+        "seed",
+        "seed of rules' probabilities and random delays, to repeat a run (default: drawn at start and logged)",
+        "N",
+    );
+    o.optopt(
+        "",
+        "journal",
+        "write every login, command (with its text or parameters and how it was answered) and disconnect to FILE as JSON lines",
+        "FILE",
+    );
+    o.optopt(
+        "",
+        "admin-port",
+        "open the admin port (MySQL protocol: SHOW STATS, SHOW RULES, SHOW JOURNAL, ADD RULE, WAIT FOR JOURNAL, ...); needs --admin-user",
+        "PORT",
+    );
+    o.optopt(
+        "",
+        "admin-bind",
+        "address of the admin port (default 127.0.0.1)",
+        "ADDR",
+    );
+    o.optopt("", "admin-user", "the admin port's login", "NAME:PASSWORD");
     o.optflag("h", "help", "print this help");
     o.optflag("V", "version", "print the version");
     o
@@ -322,14 +386,34 @@ impl Config {
         if c.socket.as_ref().is_some_and(|p| p.as_os_str().is_empty()) {
             return Err(bad("--socket: the path is empty".to_string()));
         }
+        let user = |opt: &str, u: &str| {
+            u.split_once(':')
+                .map(|(name, password)| User {
+                    name: name.to_string(),
+                    password: password.to_string(),
+                })
+                .ok_or_else(|| bad(format!("--{opt} '{u}': expected NAME:PASSWORD")))
+        };
         for u in m.opt_strs("user") {
-            let (name, password) = u
-                .split_once(':')
-                .ok_or_else(|| bad(format!("--user '{u}': expected NAME:PASSWORD")))?;
-            c.users.push(User {
-                name: name.to_string(),
-                password: password.to_string(),
-            });
+            c.users.push(user("user", &u)?);
+        }
+        c.rules = m.opt_strs("rules").into_iter().map(PathBuf::from).collect();
+        if let Some(u) = m.opt_str("unknown") {
+            c.unknown = u.parse().map_err(|e| bad(format!("--unknown {e}")))?;
+        }
+        c.seed = num(&m, "seed", 0, u64::MAX).map_err(bad)?;
+        c.journal = m.opt_str("journal").map(PathBuf::from);
+        c.admin_port = num(&m, "admin-port", 0, u16::MAX.into()).map_err(bad)?;
+        if let Some(b) = m.opt_str("admin-bind") {
+            c.admin_bind = bind_addr(&b).map_err(bad)?;
+        }
+        if let Some(u) = m.opt_str("admin-user") {
+            c.admin_user = Some(user("admin-user", &u)?);
+        }
+        if c.admin_port.is_some() && c.admin_user.is_none() {
+            return Err(bad(
+                "--admin-port needs --admin-user NAME:PASSWORD (without credentials the port stays closed)".to_string(),
+            ));
         }
         if let Some(p) = m.opt_str("auth-plugin") {
             c.auth_plugin = match p.as_str() {

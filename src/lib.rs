@@ -49,10 +49,13 @@
 //! return `protocol::Error`; the connection then answers ERR and closes.
 #![warn(missing_docs)]
 
+pub mod admin;
 pub mod config;
+pub mod journal;
 pub mod limits;
 pub mod protocol;
 pub mod responder;
+pub mod rules;
 pub mod server;
 pub mod stats;
 
@@ -98,27 +101,57 @@ pub fn server_facts(config: &Config, port: u16) -> ServerFacts {
     }
 }
 
-/// Builds the responders a configuration asks for, as a chain: with a
-/// script, the drivers' bootstrap first (unless `--lua-all-queries`), then
-/// the script, then the built-in answers; the last word is the unknown-query
-/// ERR ([`responder::chain::fallback`]).
-pub fn make_responder(config: &Config, stats: &Arc<Stats>) -> io::Result<Box<dyn Responder>> {
+/// Makes a responder on the server's thread (responders need not be `Send`:
+/// a Lua state cannot move between threads).
+pub type MakeResponder = Box<dyn FnOnce() -> Box<dyn Responder> + Send>;
+
+/// What a server is built from besides its [`Config`]: rules and responders
+/// given in code (the embedding API, [`Builder`]).
+#[derive(Default)]
+struct Embedded {
+    rules: Vec<String>,
+    responders: Vec<(String, MakeResponder)>,
+}
+
+/// Builds the responders a configuration asks for, as a chain, and what the
+/// loop runs besides (the journal, the admin port). The chain: responders
+/// given in code, then with a script the drivers' bootstrap (unless
+/// `--lua-all-queries`) and the script, then the rules, then the built-in
+/// answers; the last word is `--unknown` ([`responder::chain::fallback`]).
+fn build(
+    config: &Config,
+    stats: &Arc<Stats>,
+    embedded: Embedded,
+) -> io::Result<(
+    Box<dyn Responder>,
+    server::event_loop::Extras,
+    Option<journal::Journal>,
+)> {
     use responder::builtin::Builtin;
+    use std::cell::RefCell;
+    use std::rc::Rc;
+    let bad = |e: String| io::Error::new(io::ErrorKind::InvalidInput, e);
     let facts = || server_facts(config, config.port);
-    let mut links: Vec<Box<dyn Responder>> = Vec::new();
+    let mut links: Vec<(&str, Box<dyn Responder>)> = Vec::new();
+    let mut labels = Vec::new();
+    for (label, make) in embedded.responders {
+        labels.push(label);
+        links.push(("", make()));
+    }
     match &config.lua_script {
         None => {}
         #[cfg(feature = "lua")]
         Some(path) => {
             if !config.lua_all_queries {
-                links.push(Box::new(Builtin::bootstrap(facts(), stats.clone())));
+                links.push((
+                    "builtin",
+                    Box::new(Builtin::bootstrap(facts(), stats.clone())),
+                ));
             }
             let lua =
                 responder::lua::LuaResponder::new(path, &config.server_version, config.lua_timeout)
-                    .map_err(|e| {
-                        io::Error::new(io::ErrorKind::InvalidInput, format!("--lua-script: {e}"))
-                    })?;
-            links.push(Box::new(lua));
+                    .map_err(|e| bad(format!("--lua-script: {e}")))?;
+            links.push(("lua", Box::new(lua)));
         }
         #[cfg(not(feature = "lua"))]
         Some(_) => {
@@ -128,8 +161,98 @@ pub fn make_responder(config: &Config, stats: &Arc<Stats>) -> io::Result<Box<dyn
             ))
         }
     }
-    links.push(Box::new(Builtin::new(facts(), stats.clone())));
-    Ok(Box::new(responder::chain::Chain::new(links)))
+    let origin = rules::file::Origin {
+        file: "code".into(),
+        dir: std::env::current_dir().unwrap_or_default(),
+    };
+    let code = embedded
+        .rules
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            rules::file::parse_rule(r, &origin, i)
+                .map_err(|e| format!("rule {i} given in code: {e}"))
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(bad)?;
+    let seed = config.seed.unwrap_or_else(|| {
+        let mut b = [0u8; 8];
+        let _ = getrandom::getrandom(&mut b);
+        u64::from_le_bytes(b)
+    });
+    let state = rules::responder::RuleState::load(config.rules.clone(), code, seed)
+        .map_err(|e| bad(format!("--rules: {e}")))?;
+    if !state.rules().is_empty() {
+        log::info!("rules: {} in all; --seed {seed}", state.rules().len());
+    }
+    let state = Rc::new(RefCell::new(state));
+    links.push((
+        "rules",
+        Box::new(rules::responder::RulesResponder::new(state.clone())),
+    ));
+    links.push(("builtin", Box::new(Builtin::new(facts(), stats.clone()))));
+    let labels: Vec<String> = labels;
+    let mut chain_links: Vec<(&str, Box<dyn Responder>)> = Vec::new();
+    let mut custom = labels.iter();
+    for (label, r) in links {
+        match label {
+            "" => chain_links.push((custom.next().map_or("custom", String::as_str), r)),
+            l => chain_links.push((l, r)),
+        }
+    }
+    let chain = responder::chain::Chain::new(chain_links, config.unknown);
+    let want_journal =
+        config.journal.is_some() || config.admin_port.is_some() || config.journal_in_memory;
+    let journal = if want_journal {
+        Some(journal::Journal::new(config.journal.as_deref())?)
+    } else {
+        None
+    };
+    let mut extras = server::event_loop::Extras {
+        journal: journal.clone(),
+        admin: None,
+    };
+    if let (Some(port), Some(_)) = (config.admin_port, &config.admin_user) {
+        let ip: std::net::IpAddr = config.admin_bind.parse().map_err(|_| {
+            bad(format!(
+                "--admin-bind {}: not an IP address",
+                config.admin_bind
+            ))
+        })?;
+        let registry = Rc::new(RefCell::new(admin::Registry::default()));
+        let j = journal
+            .clone()
+            .ok_or_else(|| io::Error::other("admin port without a journal"))?;
+        let admin_chain = responder::chain::Chain::new(
+            vec![
+                (
+                    "builtin",
+                    Box::new(Builtin::bootstrap(facts(), stats.clone())),
+                ),
+                (
+                    "admin",
+                    Box::new(admin::AdminResponder::new(
+                        state,
+                        j,
+                        stats.clone(),
+                        registry.clone(),
+                    )),
+                ),
+            ],
+            responder::chain::Unknown::Error,
+        );
+        extras.admin = Some(server::event_loop::AdminPort {
+            responder: Box::new(admin_chain),
+            registry,
+            addr: SocketAddr::new(ip, port),
+        });
+    }
+    Ok((Box::new(chain), extras, journal))
+}
+
+/// Builds the responders a configuration asks for (see `build`).
+pub fn make_responder(config: &Config, stats: &Arc<Stats>) -> io::Result<Box<dyn Responder>> {
+    build(config, stats, Embedded::default()).map(|(r, ..)| r)
 }
 
 /// Binds and runs a server on the current thread until `Control::shutdown`.
@@ -143,8 +266,11 @@ pub fn run(config: Config, ready: impl FnOnce(SocketAddr, Control)) -> io::Resul
         log::warn!("cannot read the descriptor limit: {e}");
     }
     let stats = Arc::new(Stats::default());
-    let responder = make_responder(&config, &stats)?;
-    let lp = server::EventLoop::bind(config, responder, stats)?;
+    let (responder, extras, _) = build(&config, &stats, Embedded::default())?;
+    let lp = server::EventLoop::bind_with(config, responder, stats, extras)?;
+    if let Some(a) = lp.admin_addr() {
+        eprintln!("understudy: admin port on {a}");
+    }
     ready(lp.local_addr(), lp.control());
     lp.run()
 }
@@ -152,44 +278,138 @@ pub fn run(config: Config, ready: impl FnOnce(SocketAddr, Control)) -> io::Resul
 /// A server running on a thread of its own (for tests and embedding).
 pub struct ServerHandle {
     addr: SocketAddr,
+    admin: Option<SocketAddr>,
     control: Control,
     stats: Arc<Stats>,
+    journal: Option<journal::Journal>,
     thread: Option<JoinHandle<io::Result<()>>>,
 }
 
 /// Starts a server on a new thread; returns once it listens.
 pub fn start(config: Config) -> io::Result<ServerHandle> {
-    let (tx, rx) = mpsc::channel();
-    let thread = std::thread::Builder::new()
-        .name("understudy".into())
-        .spawn(move || {
-            let stats = Arc::new(Stats::default());
-            let lp = make_responder(&config, &stats)
-                .and_then(|r| server::EventLoop::bind(config, r, stats.clone()));
-            match lp {
-                Ok(lp) => {
-                    let _ = tx.send(Ok((lp.local_addr(), lp.control(), stats)));
-                    lp.run()
-                }
-                Err(e) => {
-                    let kind = e.kind();
-                    let _ = tx.send(Err(e));
-                    Err(io::Error::new(kind, "server failed to start"))
-                }
-            }
-        })?;
-    match rx.recv() {
-        Ok(Ok((addr, control, stats))) => Ok(ServerHandle {
-            addr,
-            control,
-            stats,
-            thread: Some(thread),
-        }),
-        Ok(Err(e)) => {
-            let _ = thread.join();
-            Err(e)
+    Builder::new(config).start()
+}
+
+/// A server built in code: a configuration, rules given as JSON, rule
+/// files, responders of your own placed first in the chain, a journal kept
+/// in memory.
+///
+/// ```
+/// use understudy::{Builder, Config};
+/// let mut cfg = Config::default();
+/// cfg.port = 0; // any free port
+/// let server = Builder::new(cfg)
+///     .rule(r#"{ "match": { "sql": "SELECT name FROM users WHERE id = ?" },
+///                "result": { "columns": [ { "name": "name", "type": "VARCHAR(64)" } ],
+///                            "rows": [ [ "ada" ] ] } }"#)
+///     .journal()
+///     .start()
+///     .unwrap();
+/// // the code under test connects to server.addr() and queries…
+/// let url = format!("mysql://root@{}", server.addr());
+/// let mut conn = mysql::Conn::new(mysql::Opts::from_url(&url).unwrap()).unwrap();
+/// use mysql::prelude::Queryable;
+/// let name: Option<String> = conn.query_first("SELECT name FROM users WHERE id = 7").unwrap();
+/// assert_eq!(name.as_deref(), Some("ada"));
+/// // …and the test asserts on what it sent
+/// let sent = server.journal().unwrap().commands(|e| e.sql().is_some_and(|s| s.contains("users")));
+/// assert_eq!(sent.len(), 1);
+/// assert_eq!(sent[0].command().unwrap().rule, "code:0");
+/// server.stop().unwrap();
+/// ```
+pub struct Builder {
+    config: Config,
+    embedded: Embedded,
+}
+
+impl Builder {
+    /// A server with this configuration.
+    pub fn new(config: Config) -> Builder {
+        Builder {
+            config,
+            embedded: Embedded::default(),
         }
-        Err(_) => Err(io::Error::other("server thread died while starting")),
+    }
+
+    /// Loads a rule file or a directory of them (as `--rules`).
+    pub fn rules_file(mut self, path: impl Into<std::path::PathBuf>) -> Builder {
+        self.config.rules.push(path.into());
+        self
+    }
+
+    /// A rule, as one rule object of a rule file. Rules given in code come
+    /// before the files, in the order given; the default name is `code:N`.
+    pub fn rule(mut self, json: impl Into<String>) -> Builder {
+        self.embedded.rules.push(json.into());
+        self
+    }
+
+    /// A responder of your own, first in the chain (before scripts and
+    /// rules): what it answers, it answers; what it declines goes on down
+    /// the chain. `make` runs on the server's thread; `label` names its
+    /// answers in the journal.
+    pub fn responder(
+        mut self,
+        label: &str,
+        make: impl FnOnce() -> Box<dyn Responder> + Send + 'static,
+    ) -> Builder {
+        self.embedded
+            .responders
+            .push((label.to_string(), Box::new(make)));
+        self
+    }
+
+    /// Keeps the journal in memory ([`ServerHandle::journal`]).
+    pub fn journal(mut self) -> Builder {
+        self.config.journal_in_memory = true;
+        self
+    }
+
+    /// Starts the server on a thread of its own; returns once it listens.
+    pub fn start(self) -> io::Result<ServerHandle> {
+        let Builder { config, embedded } = self;
+        let (tx, rx) = mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("understudy".into())
+            .spawn(move || {
+                let stats = Arc::new(Stats::default());
+                let lp = build(&config, &stats, embedded).and_then(|(r, extras, journal)| {
+                    server::EventLoop::bind_with(config, r, stats.clone(), extras)
+                        .map(|lp| (lp, journal))
+                });
+                match lp {
+                    Ok((lp, journal)) => {
+                        let _ = tx.send(Ok((
+                            lp.local_addr(),
+                            lp.admin_addr(),
+                            lp.control(),
+                            stats,
+                            journal,
+                        )));
+                        lp.run()
+                    }
+                    Err(e) => {
+                        let kind = e.kind();
+                        let _ = tx.send(Err(e));
+                        Err(io::Error::new(kind, "server failed to start"))
+                    }
+                }
+            })?;
+        match rx.recv() {
+            Ok(Ok((addr, admin, control, stats, journal))) => Ok(ServerHandle {
+                addr,
+                admin,
+                control,
+                stats,
+                journal,
+                thread: Some(thread),
+            }),
+            Ok(Err(e)) => {
+                let _ = thread.join();
+                Err(e)
+            }
+            Err(_) => Err(io::Error::other("server thread died while starting")),
+        }
     }
 }
 
@@ -202,6 +422,17 @@ impl ServerHandle {
     /// Live counters.
     pub fn stats(&self) -> &Stats {
         &self.stats
+    }
+
+    /// The admin port's address, when it is open.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin
+    }
+
+    /// The journal, when one is kept ([`Builder::journal`], `--journal`,
+    /// or an admin port): what clients sent and how it was answered.
+    pub fn journal(&self) -> Option<&journal::Journal> {
+        self.journal.as_ref()
     }
 
     /// A control handle (shutdown, reload).

@@ -28,6 +28,11 @@ impl Counter {
     pub fn get(&self) -> u64 {
         self.0.load(Relaxed)
     }
+
+    /// Back to zero (single writer).
+    pub fn reset(&self) {
+        self.0.store(0, Relaxed);
+    }
 }
 
 /// Every counter the server keeps.
@@ -92,6 +97,36 @@ impl Stats {
     pub fn total_commands(&self) -> u64 {
         self.commands.iter().map(Counter::get).sum()
     }
+
+    /// Every counter back to zero except the connections open now (the
+    /// admin port's RESET STATS; called on the loop's thread, the writer).
+    pub fn reset(&self) {
+        for c in [
+            &self.accepted,
+            &self.refused,
+            &self.handshakes_ok,
+            &self.handshakes_failed,
+            &self.statements,
+            &self.rows_sent,
+            &self.prepared,
+            &self.protocol_errors,
+            &self.bytes_in,
+            &self.bytes_out,
+        ] {
+            c.reset();
+        }
+        self.commands.iter().for_each(Counter::reset);
+    }
+
+    /// (name, count) of each command kind received at least once.
+    pub fn commands_by_kind(&self) -> Vec<(String, u64)> {
+        self.commands
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.get() > 0)
+            .map(|(i, c)| (command_name(i), c.get()))
+            .collect()
+    }
 }
 
 /// A copy of the counters at one moment, for rates between two snapshots.
@@ -142,11 +177,8 @@ impl Stats {
         let now = self.snapshot();
         let rate = |a: u64, b: u64| (a.saturating_sub(b)) as f64 / secs.max(1e-9);
         let mut by_kind = String::new();
-        for (i, c) in self.commands.iter().enumerate() {
-            let n = c.get();
-            if n > 0 {
-                by_kind.push_str(&format!(" {}={n}", command_name(i)));
-            }
+        for (name, n) in self.commands_by_kind() {
+            by_kind.push_str(&format!(" {name}={n}"));
         }
         let line = format!(
             "stats: open={} accepted={} ({:.0}/s) refused={} handshakes ok={} ({:.0}/s) failed={} commands={} ({:.0}/s){} rows={} prepared={} protocol_errors={} bytes in={} ({:.0}/s) out={} ({:.0}/s)",

@@ -142,6 +142,8 @@ impl<'r> Harness<'r> {
             stats: h.stats,
             scratch: &mut h.scratch,
             now: Instant::now(),
+            journal: None,
+            note: None,
         };
         h.conn.start(&mut ctx, &mut out, nonce);
         let p = whole_packets(&out);
@@ -169,6 +171,8 @@ impl<'r> Harness<'r> {
                 stats: self.stats,
                 scratch: &mut self.scratch,
                 now: Instant::now(),
+                journal: None,
+                note: None,
             };
             let n = if resuming {
                 self.conn.resume(0, &mut ctx, &mut out);

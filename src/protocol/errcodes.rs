@@ -65,8 +65,12 @@ table! {
     ER_NO_DB_ERROR = 1046, "3D000", "No database selected";
     /// A command byte the server does not implement.
     ER_UNKNOWN_COM_ERROR = 1047, "08S01", "Unknown command";
+    /// An admin statement the admin port does not know.
+    ER_PARSE_ERROR = 1064, "42000", "You have an error in your SQL syntax";
     /// An empty query.
     ER_EMPTY_QUERY = 1065, "42000", "Query was empty";
+    /// KILL of a connection id that is not open.
+    ER_NO_SUCH_THREAD = 1094, "HY000", "Unknown thread id";
     /// Anything else: a script's error, an internal error.
     ER_UNKNOWN_ERROR = 1105, "HY000", "Unknown error";
     /// A SELECT list of more than 4096 items.
@@ -97,6 +101,8 @@ table! {
     ER_NEED_REPREPARE = 1615, "HY000", "Prepared statement needs to be re-prepared";
     /// A packet whose contents cannot be decoded.
     ER_MALFORMED_PACKET = 1835, "HY000", "Malformed communication packet";
+    /// WAIT FOR JOURNAL ran out of time (MySQL's max_execution_time error).
+    ER_QUERY_TIMEOUT = 3024, "HY000", "Query execution was interrupted, maximum statement execution time exceeded";
     /// A plain login under `--require-secure-transport`.
     ER_SECURE_TRANSPORT_REQUIRED = 3159, "HY000", "Connections using insecure transport are prohibited while --require_secure_transport=ON.";
     /// The idle timeout (MySQL 8.0.24's ER_CLIENT_INTERACTION_TIMEOUT).

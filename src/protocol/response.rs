@@ -40,7 +40,12 @@ impl OkPacket<'_> {
         put_lenenc_int(out, self.last_insert_id);
         put_u16(out, self.status);
         put_u16(out, self.warnings);
-        out.extend_from_slice(self.info);
+        // The manual says string<EOF>; MySQL's net_send_ok writes a
+        // length-encoded string (net_store_data), and libmysql's read_ok_ex
+        // and the drivers read one. Nothing at all when there is no info.
+        if !self.info.is_empty() {
+            put_lenenc_str(out, self.info);
+        }
     }
 }
 
@@ -55,12 +60,20 @@ pub fn decode_ok(payload: &[u8]) -> Result<OkPacket<'_>> {
     let last_insert_id = r.lenenc_int("last insert id")?.unwrap_or(0);
     let status = if r.is_empty() { 0 } else { r.u16("status")? };
     let warnings = if r.is_empty() { 0 } else { r.u16("warnings")? };
+    // length-encoded, as MySQL writes it (see `OkPacket::encode`); a peer
+    // that wrote it to the end of the packet is read as that
+    let rest = r.rest();
+    let mut ri = Reader::new(rest);
+    let info = match ri.lenenc_str("info") {
+        Ok(s) if ri.is_empty() => s,
+        _ => rest,
+    };
     Ok(OkPacket {
         affected_rows,
         last_insert_id,
         status,
         warnings,
-        info: r.rest(),
+        info,
     })
 }
 

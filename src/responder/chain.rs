@@ -17,25 +17,81 @@ use crate::protocol::command::Command;
 use crate::protocol::errcodes as er;
 use crate::protocol::handshake::HandshakeResponse41;
 
-/// Responders asked in order.
-pub struct Chain {
-    links: Vec<Box<dyn Responder>>,
+/// What a query nobody answers gets (`--unknown`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Unknown {
+    /// The seed's ERR 101 "I haven't learnt how to handle that query".
+    #[default]
+    Error,
+    /// OK: DDL and writes nobody described succeed (`sysbench prepare`).
+    Ok,
+    /// An empty resultset (one column, no rows).
+    Empty,
 }
 
-impl Chain {
-    /// A chain of these responders, asked in this order.
-    pub fn new(links: Vec<Box<dyn Responder>>) -> Chain {
-        Chain { links }
+impl std::str::FromStr for Unknown {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Unknown, String> {
+        match s {
+            "error" => Ok(Unknown::Error),
+            "ok" => Ok(Unknown::Ok),
+            "empty" => Ok(Unknown::Empty),
+            _ => Err(format!("{s:?}: one of error, ok, empty")),
+        }
     }
 }
 
-/// The answer when every responder declined: the unknown-query ERR for a
-/// query, ERR 1047 for a command nobody implements, and a decline for what
-/// the server itself handles (see the module's comment).
-pub fn fallback(request: &Request<'_>) -> Answer {
+/// One responder of the chain and the name the journal gives its answers.
+struct Link {
+    label: std::rc::Rc<str>,
+    responder: Box<dyn Responder>,
+}
+
+/// Responders asked in order.
+pub struct Chain {
+    links: Vec<Link>,
+    unknown: Unknown,
+    unknown_label: std::rc::Rc<str>,
+}
+
+impl Chain {
+    /// A chain of these responders (each with the name the journal gives
+    /// its answers: `builtin`, `lua`, …), asked in this order; `unknown`
+    /// answers what none answers.
+    pub fn new(links: Vec<(&str, Box<dyn Responder>)>, unknown: Unknown) -> Chain {
+        Chain {
+            links: links
+                .into_iter()
+                .map(|(label, responder)| Link {
+                    label: label.into(),
+                    responder,
+                })
+                .collect(),
+            unknown,
+            unknown_label: "unknown".into(),
+        }
+    }
+}
+
+/// The answer when every responder declined: the unknown-query ERR (or
+/// what `--unknown` says) for a query, ERR 1047 for a command nobody
+/// implements, and a decline for what the server itself handles (see the
+/// module's comment).
+pub fn fallback(request: &Request<'_>, unknown: Unknown) -> Answer {
     match request.command {
         Command::Query(_) if request.part == Part::Whole => Answer::decline(),
-        Command::Query(_) => Reply::err(er::UNKNOWN_QUERY).into(),
+        Command::Query(_) => match unknown {
+            Unknown::Error => Reply::err(er::UNKNOWN_QUERY).into(),
+            Unknown::Ok => Reply::ok().into(),
+            Unknown::Empty => Reply::rows(
+                vec![crate::protocol::response::ColumnDef::new(
+                    b"result",
+                    crate::protocol::consts::coltype::VAR_STRING,
+                )],
+                Vec::new(),
+            )
+            .into(),
+        },
         Command::Quit => Reply::Nothing.into(),
         Command::ChangeUser(_) => Answer::decline(),
         c if c.is_statement() => Answer::decline(),
@@ -49,7 +105,7 @@ impl Responder for Chain {
         // greeting given is the one sent
         let mut greeting = None;
         for l in &mut self.links {
-            let g = l.greeting(session);
+            let g = l.responder.greeting(session);
             if greeting.is_none() {
                 greeting = g;
             }
@@ -59,7 +115,7 @@ impl Responder for Chain {
 
     fn auth(&mut self, session: &mut Session, response: &HandshakeResponse41) -> AuthDecision {
         for l in &mut self.links {
-            let d = l.auth(session, response);
+            let d = l.responder.auth(session, response);
             if d != AuthDecision::Default {
                 return d;
             }
@@ -69,27 +125,47 @@ impl Responder for Chain {
 
     fn answer(&mut self, session: &mut Session, request: &Request<'_>) -> Answer {
         for l in &mut self.links {
-            let a = l.answer(session, request);
+            let mut a = l.responder.answer(session, request);
             if !a.declined() {
+                if a.by.is_none() {
+                    a.by = Some(l.label.clone());
+                }
                 return a;
             }
         }
-        fallback(request)
+        let mut a = fallback(request, self.unknown);
+        if matches!(request.command, Command::Query(_)) && !a.declined() {
+            a.by = Some(self.unknown_label.clone());
+            if !request.describe {
+                self.unmatched(session, request);
+            }
+        }
+        a
+    }
+
+    fn unmatched(&mut self, session: &Session, request: &Request<'_>) {
+        self.links
+            .iter_mut()
+            .for_each(|l| l.responder.unmatched(session, request));
     }
 
     fn listening(&mut self, addr: std::net::SocketAddr) {
-        self.links.iter_mut().for_each(|l| l.listening(addr));
+        self.links
+            .iter_mut()
+            .for_each(|l| l.responder.listening(addr));
     }
 
     fn disconnect(&mut self, session: &Session) {
-        self.links.iter_mut().for_each(|l| l.disconnect(session));
+        self.links
+            .iter_mut()
+            .for_each(|l| l.responder.disconnect(session));
     }
 
     fn reload(&mut self) {
-        self.links.iter_mut().for_each(|l| l.reload());
+        self.links.iter_mut().for_each(|l| l.responder.reload());
     }
 
     fn tick(&mut self) {
-        self.links.iter_mut().for_each(|l| l.tick());
+        self.links.iter_mut().for_each(|l| l.responder.tick());
     }
 }

@@ -142,6 +142,10 @@ pub trait Responder {
     /// `@@port` report it.
     fn listening(&mut self, _addr: std::net::SocketAddr) {}
 
+    /// No responder answered this query: the unknown-query answer goes out.
+    /// (Rules keep it, with the nearest rule, for SHOW UNMATCHED.)
+    fn unmatched(&mut self, _session: &Session, _request: &Request<'_>) {}
+
     /// The connection ended, for whatever reason.
     fn disconnect(&mut self, _session: &Session) {}
 

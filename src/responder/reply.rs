@@ -384,6 +384,52 @@ pub enum Reply {
     /// One result per statement of a multi-statement query: each but the last
     /// carries SERVER_MORE_RESULTS_EXISTS; an ERR ends the list.
     Multi(Vec<Reply>),
+    /// An answer that is not known yet (the admin port's WAIT FOR JOURNAL):
+    /// the connection waits, reading nothing more, and asks it again as the
+    /// loop turns and at its deadline.
+    Later(Box<dyn Later>),
+}
+
+/// An answer that is not known yet ([`Reply::Later`]). Polled on the loop's
+/// thread: it must answer at once, never block.
+pub trait Later {
+    /// The answer if it is ready (`timed_out`: the deadline has passed, an
+    /// answer is due now).
+    fn poll(&mut self, timed_out: bool) -> Option<Reply>;
+    /// When the answer is due at the latest.
+    fn deadline(&self) -> std::time::Instant;
+}
+
+impl std::fmt::Debug for dyn Later {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Later")
+    }
+}
+
+/// A failure to stage around an answer, as a real server or network fails
+/// (a rule's `fault`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fault {
+    /// Close without answering: the client sees "Lost connection".
+    CloseBefore,
+    /// Reset the connection (RST) without answering.
+    Reset,
+    /// Never answer; keep the socket open (and read and drop what comes).
+    Stall,
+    /// Send the answer with a wrong sequence id in its first packet.
+    Malformed,
+    /// Send this many rows of the resultset, then close mid-resultset.
+    CloseAfterRows(u64),
+    /// Send this many rows, then this ERR instead of the end of the
+    /// resultset (as a killed query ends).
+    ErrorAfterRows(u64, ErrReply),
+    /// Let the answer out `bytes` at a time, one piece every `every`.
+    Drip {
+        /// Bytes per piece (at least 1).
+        bytes: usize,
+        /// Time between pieces.
+        every: Duration,
+    },
 }
 
 impl Reply {
@@ -424,6 +470,22 @@ impl Reply {
             _ => None,
         }
     }
+
+    /// The kind of reply, as the journal names it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Reply::Decline => "decline",
+            Reply::Nothing => "nothing",
+            Reply::Ok(_) => "ok",
+            Reply::Err(_) => "error",
+            Reply::Rows(_) | Reply::Canned(_) => "result",
+            Reply::Eof => "eof",
+            Reply::Raw(_) => "raw",
+            Reply::LocalInfile(_) => "local_infile",
+            Reply::Multi(_) => "results",
+            Reply::Later(_) => "later",
+        }
+    }
 }
 
 /// A reply and what to do around it.
@@ -435,6 +497,11 @@ pub struct Answer {
     pub delay: Option<Duration>,
     /// Close the connection once the answer is sent.
     pub close: bool,
+    /// A fault to stage (see [`Fault`]).
+    pub fault: Option<Fault>,
+    /// Who answered, for the journal: a rule's name; unset, the chain names
+    /// the responder (`builtin`, `lua`, `unknown`).
+    pub by: Option<std::rc::Rc<str>>,
 }
 
 impl From<Reply> for Answer {
@@ -443,6 +510,8 @@ impl From<Reply> for Answer {
             reply,
             delay: None,
             close: false,
+            fault: None,
+            by: None,
         }
     }
 }

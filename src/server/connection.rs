@@ -14,6 +14,9 @@
 
 mod commands;
 mod prepared;
+mod record;
+
+pub use record::Note;
 
 use crate::config::Config;
 use crate::limits;
@@ -67,6 +70,9 @@ pub enum Phase {
         /// Bytes received so far.
         bytes: u64,
     },
+    /// A rule's `stall` fault: never answer again, keep the socket open;
+    /// what the client sends is read and dropped.
+    Stalled,
     /// Answer sent (or not): close once output is flushed; input is ignored.
     Closing,
 }
@@ -82,6 +88,9 @@ pub enum Next {
     /// Hold the output from the given offset back until then (a delay), then
     /// [`Connection::release_hold`].
     HoldUntil(Instant),
+    /// An answer is not known yet ([`Reply::Later`]): poll it as the loop
+    /// turns ([`Connection::poll_later`]), and at the latest then.
+    Wait(Instant),
     /// Flush what is queued and close.
     Close,
 }
@@ -98,6 +107,10 @@ pub struct Ctx<'a> {
     pub scratch: &'a mut Vec<u8>,
     /// The loop's idea of now (one clock read per poll turn).
     pub now: Instant,
+    /// The journal, when one is kept (never for the admin port's own commands).
+    pub journal: Option<&'a crate::journal::Journal>,
+    /// The command being answered, for the journal (set by `ask`).
+    pub note: Option<Note>,
 }
 
 /// A connection's protocol state. The contract with the loop: the loop
@@ -119,9 +132,9 @@ pub struct Connection {
     /// Sequence id the next client packet must carry in the connection
     /// phase; in the command phase, the id of the next packet of the answer.
     seq: u8,
-    /// Output from `hold.1` onward is held back until `hold.0` (a responder
-    /// delay; boxed: rare, and idle connections stay small).
-    hold: Option<Box<(Instant, usize)>>,
+    /// Output held back (a responder delay, a drip; boxed: rare, and idle
+    /// connections stay small).
+    hold: Option<Box<Hold>>,
     /// Last time a command arrived (for the idle timeout).
     last_active: Instant,
     /// An answer that paused at the write high-water mark, to be resumed once
@@ -129,6 +142,17 @@ pub struct Connection {
     pending: Option<Box<Pending>>,
     /// Prepared statements (none until the first PREPARE).
     statements: Option<Box<Statements>>,
+    /// Close with a reset (RST) rather than a FIN (a rule's `reset` fault).
+    reset: bool,
+}
+
+/// Output held back from `mark` onward until `until`; with a drip, then let
+/// out `drip.0` bytes every `drip.1`.
+#[derive(Debug, Clone, Copy)]
+struct Hold {
+    until: Instant,
+    mark: usize,
+    drip: Option<(usize, std::time::Duration)>,
 }
 
 /// The rest of a command's answer, still to be produced.
@@ -142,6 +166,8 @@ struct Pending {
     rows: Option<Box<PausedRows>>,
     /// The sequence id the next packet of the answer carries.
     seq: u8,
+    /// An answer not known yet (the admin port's WAIT FOR JOURNAL).
+    later: Option<Box<dyn crate::responder::reply::Later>>,
 }
 
 impl Connection {
@@ -156,6 +182,7 @@ impl Connection {
             last_active: now,
             pending: None,
             statements: None,
+            reset: false,
         }
     }
 
@@ -165,6 +192,8 @@ impl Connection {
             Next::Close
         } else if let Some((until, _)) = self.hold() {
             Next::HoldUntil(until)
+        } else if let Some(l) = self.pending.as_ref().and_then(|p| p.later.as_ref()) {
+            Next::Wait(l.deadline())
         } else if self.pending.is_some() {
             Next::Resume
         } else {
@@ -197,12 +226,30 @@ impl Connection {
     /// An answer held back by a delay: until when, and from which offset of
     /// the output produced in the same call.
     pub fn hold(&self) -> Option<(Instant, usize)> {
-        self.hold.as_deref().copied()
+        self.hold.as_deref().map(|h| (h.until, h.mark))
+    }
+
+    /// A drip (a rule's fault): the held output goes out this many bytes at
+    /// a time, one piece every so often.
+    pub fn drip(&self) -> Option<(usize, std::time::Duration)> {
+        self.hold.as_deref().and_then(|h| h.drip)
+    }
+
+    /// The next piece of a drip is due then.
+    pub fn rearm_hold(&mut self, until: Instant) {
+        if let Some(h) = self.hold.as_deref_mut() {
+            h.until = until;
+        }
     }
 
     /// The delay is over: answering goes on.
     pub fn release_hold(&mut self) {
         self.hold = None;
+    }
+
+    /// True when the connection is to end with a reset (RST), not a FIN.
+    pub fn resets(&self) -> bool {
+        self.reset
     }
 
     /// When the last command arrived (the idle deadline counts from it).
@@ -258,6 +305,10 @@ impl Connection {
         ctx: &mut Ctx<'_>,
         out: &mut Vec<u8>,
     ) -> usize {
+        if self.phase == Phase::Stalled {
+            ctx.stats.bytes_in.add(input.len() as u64);
+            return input.len(); // a stalled server reads and never answers
+        }
         let mut consumed = 0;
         while self.phase != Phase::Closing && self.hold.is_none() && self.pending.is_none() {
             if out.len() + queued >= ctx.config.write_high_water {
@@ -362,7 +413,7 @@ impl Connection {
                 self.seq = last_seq.wrapping_add(1);
                 self.on_command(payload, queued, ctx, out)
             }
-            Phase::Closing => {}
+            Phase::Closing | Phase::Stalled => {}
         }
     }
 
@@ -416,6 +467,7 @@ impl Connection {
                 message,
             } => {
                 ctx.stats.handshakes_failed.add(1);
+                self.record_login(ctx, Some(code));
                 self.fail(
                     ctx,
                     out,
@@ -473,6 +525,7 @@ impl Connection {
         if payload == [2] {
             // caching_sha2_password asking for the server's RSA key: full auth.
             ctx.stats.handshakes_failed.add(1);
+            self.record_login(ctx, Some(er::ER_ACCESS_DENIED_ERROR.code));
             return self.fail(
                 ctx,
                 out,
@@ -512,6 +565,7 @@ impl Connection {
             if response.is_empty() { "NO" } else { "YES" }
         );
         debug!("conn {}: {msg}", self.session.id);
+        self.record_login(ctx, Some(er::ER_ACCESS_DENIED_ERROR.code));
         self.fail(ctx, out, er::ER_ACCESS_DENIED_ERROR.with(msg.as_bytes()));
     }
 
@@ -531,6 +585,7 @@ impl Connection {
         self.phase = Phase::Command;
         self.last_active = ctx.now;
         ctx.stats.handshakes_ok.add(1);
+        self.record_login(ctx, None);
         debug!(
             "conn {}: logged in as '{}'",
             self.session.id, self.session.user
@@ -704,7 +759,10 @@ impl Connection {
 
     /// True once logged in.
     pub fn is_logged_in(&self) -> bool {
-        matches!(self.phase, Phase::Command | Phase::LocalInfile { .. })
+        matches!(
+            self.phase,
+            Phase::Command | Phase::LocalInfile { .. } | Phase::Stalled
+        )
     }
 }
 
@@ -813,6 +871,8 @@ mod tests {
                 stats: &self.stats,
                 scratch: &mut self.scratch,
                 now: Instant::now(),
+                journal: None,
+                note: None,
             }
         }
 

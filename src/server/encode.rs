@@ -23,6 +23,18 @@ pub struct PausedRows {
     status: u16,
     /// Replies after this one (the rest of a multi-statement answer).
     rest: VecDeque<Reply>,
+    /// The resultset is cut short (a rule's fault).
+    cut: Option<Box<Cut>>,
+}
+
+/// A resultset cut short after some rows (a rule's `close_after_rows` and
+/// `error_after_rows`).
+#[derive(Debug, Clone)]
+pub struct Cut {
+    /// Rows still to send before the cut.
+    pub rows: u64,
+    /// The ERR that ends it; `None`: the connection closes mid-resultset.
+    pub then: Option<ErrReply>,
 }
 
 impl std::fmt::Debug for PausedRows {
@@ -51,6 +63,8 @@ pub struct Written {
     pub rows: u64,
     /// The code of the ERR sent, if one was.
     pub error: Option<u16>,
+    /// A resultset was cut with no end: the connection is to close now.
+    pub cut: bool,
 }
 
 /// What the client is told when an answer that cannot pause (a script's raw
@@ -86,6 +100,42 @@ pub fn encode(
         }
     }
     Progress::Done
+}
+
+/// Encodes `reply` (a resultset) with its rows cut short as `cut` says:
+/// `cut.rows` rows, then an ERR or nothing at all ([`Written::cut`]). A reply
+/// that is not a resultset is encoded as usual.
+pub fn encode_cut(
+    enc: &mut Encoder<'_>,
+    reply: Reply,
+    format: RowFormat,
+    status: u16,
+    written: &mut Written,
+    cut: Cut,
+) -> Progress {
+    let rs = match reply {
+        Reply::Rows(rs) => rs,
+        Reply::Canned(set) => ResultSet {
+            columns: set.columns.clone(),
+            rows: Box::new(SharedRows::new(set)),
+            warnings: 0,
+        },
+        other => return encode(enc, other, format, status, written),
+    };
+    enc.columns(&rs.columns, status);
+    let mut p = PausedRows {
+        columns: rs.columns,
+        rows: rs.rows,
+        format,
+        warnings: rs.warnings,
+        status,
+        rest: VecDeque::new(),
+        cut: Some(Box::new(cut)),
+    };
+    match rows(enc, &mut p, written) {
+        One::Next | One::Stop => Progress::Done,
+        One::Paused(()) => Progress::Paused(Box::new(p)),
+    }
 }
 
 /// Carries on a resultset that paused.
@@ -135,6 +185,7 @@ pub fn open_cursor(
         warnings: rs.warnings,
         status,
         rest: VecDeque::new(),
+        cut: None,
     }))
 }
 
@@ -185,6 +236,16 @@ fn one(
             One::Stop
         }
         Reply::Nothing => One::Next,
+        Reply::Later(_) => {
+            // only a whole answer can come later (the connection waits for
+            // it); inside a list or a cursor it is a responder's mistake
+            let e = ErrReply::with(
+                er::ER_UNKNOWN_ERROR,
+                &b"understudy: an answer to come later cannot be part of another"[..],
+            );
+            send_err(enc, &e, written);
+            One::Stop
+        }
         Reply::Ok(ok) => {
             enc.ok(&OkPacket {
                 affected_rows: ok.affected_rows,
@@ -260,6 +321,7 @@ fn one(
                 warnings: rs.warnings,
                 status,
                 rest: VecDeque::new(),
+                cut: None,
             };
             match rows(enc, &mut p, written) {
                 One::Next => One::Next,
@@ -273,12 +335,25 @@ fn one(
 /// Pulls rows from a resultset's source; ends the resultset when the source
 /// is done, with an ERR when a cell does not fit its column.
 fn rows(enc: &mut Encoder<'_>, p: &mut PausedRows, written: &mut Written) -> One<()> {
+    let limit = p.cut.as_ref().map_or(u64::MAX, |c| c.rows);
     let r = {
-        let mut sink = RowSink::new(enc, p.format, &p.columns, u64::MAX);
+        let mut sink = RowSink::new(enc, p.format, &p.columns, limit);
         let r = p.rows.write_rows(&mut sink);
         written.rows += sink.rows();
+        if let Some(c) = p.cut.as_mut() {
+            c.rows -= sink.rows().min(c.rows);
+        }
         r
     };
+    if let (Ok(false), Some(c)) = (&r, &p.cut) {
+        if c.rows == 0 {
+            match &c.then {
+                Some(e) => send_err(enc, e, written),
+                None => written.cut = true,
+            }
+            return One::Stop;
+        }
+    }
     match r {
         Ok(true) => {
             enc.end(p.warnings, p.status);
@@ -410,7 +485,8 @@ mod tests {
             w,
             Written {
                 rows: 1,
-                error: Some(1105)
+                error: Some(1105),
+                cut: false,
             }
         );
     }

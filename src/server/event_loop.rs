@@ -35,6 +35,11 @@ const STALE_TIMERS_FLOOR: usize = 4096;
 const TCP_LISTENER: Token = Token(usize::MAX - 1);
 const UNIX_LISTENER: Token = Token(usize::MAX - 2);
 const WAKER: Token = Token(usize::MAX - 3);
+const ADMIN_LISTENER: Token = Token(usize::MAX - 4);
+
+/// Most admin connections at once: a handful of test harnesses and
+/// operators; the admin port is not a load-test target.
+pub const MAX_ADMIN_CONNECTIONS: usize = 64;
 
 /// Reads or batches per connection per turn before others get a go.
 const STEP_BUDGET: usize = 32;
@@ -77,6 +82,15 @@ enum TimerKind {
     Idle,
     Hold,
     Linger,
+    Wait,
+}
+
+/// Which listener a client came through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Side {
+    Tcp,
+    Unix,
+    Admin,
 }
 
 /// What [`EventLoop::process`] is to do for a connection.
@@ -88,6 +102,8 @@ enum Work {
     Buffered,
     /// Carry on an answer that paused at the high-water mark.
     Resume,
+    /// Poll an answer not known yet (`true`: its deadline has passed).
+    Poll(bool),
 }
 
 /// A connection slot: the socket, the protocol state and the leftovers.
@@ -104,6 +120,38 @@ struct Slot {
     id: u32,
     /// An idle-timeout timer is in the heap for this connection.
     idle_armed: bool,
+    /// A connection of the admin port.
+    admin: bool,
+    /// In `EventLoop::waiting`: its answer is to come later.
+    waiting: bool,
+}
+
+/// The admin port's side of the loop.
+pub struct AdminPort {
+    /// Who answers admin connections.
+    pub responder: Box<dyn Responder>,
+    /// What the admin responder and the loop share (connections, kills).
+    pub registry: std::rc::Rc<std::cell::RefCell<crate::admin::Registry>>,
+    /// Where it listens.
+    pub addr: SocketAddr,
+}
+
+/// What a server runs with besides its configuration and responders.
+#[derive(Default)]
+pub struct Extras {
+    /// The journal to write.
+    pub journal: Option<crate::journal::Journal>,
+    /// The admin port.
+    pub admin: Option<AdminPort>,
+}
+
+struct Admin {
+    listener: Listener,
+    config: Config,
+    responder: Box<dyn Responder>,
+    registry: std::rc::Rc<std::cell::RefCell<crate::admin::Registry>>,
+    open: usize,
+    addr: SocketAddr,
 }
 
 /// The server loop. Build with [`EventLoop::bind`], run with [`EventLoop::run`].
@@ -133,6 +181,10 @@ pub struct EventLoop {
     accept_starved: bool,
     /// A close asked (through the waker) for the starved accept to be retried.
     resume_requested: bool,
+    journal: Option<crate::journal::Journal>,
+    admin: Option<Admin>,
+    /// Connections whose answer is to come later ([`Next::Wait`]).
+    waiting: Vec<(usize, u32)>,
 }
 
 impl EventLoop {
@@ -142,6 +194,16 @@ impl EventLoop {
         config: Config,
         responder: Box<dyn Responder>,
         stats: Arc<Stats>,
+    ) -> io::Result<EventLoop> {
+        EventLoop::bind_with(config, responder, stats, Extras::default())
+    }
+
+    /// [`EventLoop::bind`] with a journal and an admin port.
+    pub fn bind_with(
+        config: Config,
+        responder: Box<dyn Responder>,
+        stats: Arc<Stats>,
+        extras: Extras,
     ) -> io::Result<EventLoop> {
         let poll = Poll::new()?;
         let addr: SocketAddr = format!("{}:{}", config.bind, config.port)
@@ -167,6 +229,33 @@ impl EventLoop {
                 .register(&mut l, UNIX_LISTENER, Interest::READABLE)?;
             unix = Some(Listener::Unix(l));
         }
+        let admin = match extras.admin {
+            None => None,
+            Some(a) => {
+                let mut l = listener::bind_tcp(a.addr, 128).map_err(|e| {
+                    io::Error::new(
+                        e.kind(),
+                        format!("cannot open the admin port on {}: {e}", a.addr),
+                    )
+                })?;
+                let addr = l.local_addr()?;
+                poll.registry()
+                    .register(&mut l, ADMIN_LISTENER, Interest::READABLE)?;
+                info!("admin port listening on {addr}");
+                let mut ac = config.clone();
+                ac.users = config.admin_user.iter().cloned().collect();
+                ac.max_connections = MAX_ADMIN_CONNECTIONS;
+                ac.idle_timeout = None;
+                Some(Admin {
+                    listener: Listener::Tcp(l),
+                    config: ac,
+                    responder: a.responder,
+                    registry: a.registry,
+                    open: 0,
+                    addr,
+                })
+            }
+        };
         let waker = Waker::new(poll.registry(), WAKER)?;
         listener::check_fd_budget(config.max_connections);
         let control = Control {
@@ -205,7 +294,15 @@ impl EventLoop {
             spare: Spare::open(),
             accept_starved: false,
             resume_requested: false,
+            journal: extras.journal,
+            admin,
+            waiting: Vec::new(),
         })
+    }
+
+    /// The admin port's address, when it is open.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin.as_ref().map(|a| a.addr)
     }
 
     /// The TCP address actually bound (useful with port 0).
@@ -222,6 +319,9 @@ impl EventLoop {
     /// answers drain (for at most a few seconds) and returns.
     pub fn run(mut self) -> io::Result<()> {
         self.responder.listening(self.local_addr);
+        if let Some(a) = self.admin.as_mut() {
+            a.responder.listening(a.addr);
+        }
         let mut events = Events::with_capacity(1024);
         let mut last_tick = Instant::now();
         let mut last_stats = (Instant::now(), self.stats.snapshot());
@@ -250,6 +350,7 @@ impl EventLoop {
                 match ev.token() {
                     TCP_LISTENER => self.accept(true),
                     UNIX_LISTENER => self.accept(false),
+                    ADMIN_LISTENER => self.accept_admin(),
                     WAKER => self.on_wake(),
                     // A connection: readable, writable, error or hang-up all lead to
                     // the same attempt to make progress; spurious events are harmless.
@@ -262,10 +363,15 @@ impl EventLoop {
                 }
             }
             self.fire_timers();
+            self.serve_admin();
             if last_tick.elapsed() >= Duration::from_secs(1) {
                 last_tick = Instant::now();
                 let responder = &mut self.responder;
                 let _ = connection::guarded(0, || responder.tick());
+                if let Some(a) = self.admin.as_mut() {
+                    let r = &mut a.responder;
+                    let _ = connection::guarded(0, || r.tick());
+                }
                 self.resume_accept();
             }
             if let Some(every) = self.config.stats_interval {
@@ -314,6 +420,9 @@ impl EventLoop {
             for mut l in [self.tcp.take(), self.unix.take()].into_iter().flatten() {
                 let _ = self.poll.registry().deregister(&mut l);
             }
+            if let Some(a) = self.admin.as_mut() {
+                let _ = self.poll.registry().deregister(&mut a.listener);
+            }
             if let Some(p) = &self.config.socket {
                 let _ = std::fs::remove_file(p);
             }
@@ -334,11 +443,19 @@ impl EventLoop {
     }
 
     fn accept(&mut self, tcp: bool) {
+        self.accept_on(if tcp { Side::Tcp } else { Side::Unix });
+    }
+
+    fn accept_admin(&mut self) {
+        self.accept_on(Side::Admin);
+    }
+
+    fn accept_on(&mut self, side: Side) {
         loop {
-            let l = if tcp {
-                self.tcp.as_ref()
-            } else {
-                self.unix.as_ref()
+            let l = match side {
+                Side::Tcp => self.tcp.as_ref(),
+                Side::Unix => self.unix.as_ref(),
+                Side::Admin => self.admin.as_ref().map(|a| &a.listener),
             };
             let Some(l) = l else { return };
             let (mut stream, peer) = match l.accept() {
@@ -366,18 +483,29 @@ impl EventLoop {
                 // ENOBUFS, ENOMEM and the like: retried later. Never fatal.
                 Err(e) => return self.starve(&e),
             };
-            self.stats.accepted.add(1);
-            if self.conns.len() >= self.config.max_connections {
-                listener::refuse(&mut stream);
-                self.stats.refused.add(1);
-                debug!("refused {peer}: too many connections");
-                continue;
+            let admin = side == Side::Admin;
+            let admin_open = self.admin.as_ref().map_or(0, |a| a.open);
+            if admin {
+                if admin_open >= MAX_ADMIN_CONNECTIONS {
+                    listener::refuse(&mut stream);
+                    debug!("refused admin client {peer}: too many admin connections");
+                    continue;
+                }
+            } else {
+                self.stats.accepted.add(1);
+                // admin connections do not count against --max-connections
+                if self.conns.len() - admin_open >= self.config.max_connections {
+                    listener::refuse(&mut stream);
+                    self.stats.refused.add(1);
+                    debug!("refused {peer}: too many connections");
+                    continue;
+                }
             }
             let local = match &stream {
                 // The listener's address is the connection's local address unless
                 // it listens on a wildcard: only then ask the kernel (one syscall
                 // less per handshake in the common case).
-                Stream::Tcp(_) if !self.local_addr.ip().is_unspecified() => {
+                Stream::Tcp(_) if !admin && !self.local_addr.ip().is_unspecified() => {
                     Peer::Tcp(self.local_addr)
                 }
                 Stream::Tcp(s) => s.local_addr().map(Peer::Tcp).unwrap_or(Peer::Unix),
@@ -396,7 +524,10 @@ impl EventLoop {
                 continue;
             }
             let now = Instant::now();
-            debug!("conn {id}: accepted from {peer}");
+            debug!(
+                "conn {id}: accepted from {peer}{}",
+                if admin { " (admin)" } else { "" }
+            );
             entry.insert(Slot {
                 stream,
                 conn: Connection::new(Session::new(id, peer, local), now),
@@ -405,8 +536,14 @@ impl EventLoop {
                 held: None,
                 id,
                 idle_armed: false,
+                admin,
+                waiting: false,
             });
-            self.stats.open.add(1);
+            if let (true, Some(a)) = (admin, self.admin.as_mut()) {
+                a.open += 1;
+            } else {
+                self.stats.open.add(1);
+            }
             self.timers.push(Reverse((
                 limits::deadline(now, self.config.handshake_timeout),
                 TimerKind::Handshake,
@@ -415,12 +552,18 @@ impl EventLoop {
             )));
             let nonce = self.nonces.next_nonce();
             let slot = &mut self.conns[key];
+            let (config, responder, journal) = match (&mut self.admin, admin) {
+                (Some(a), true) => (&a.config, a.responder.as_mut(), None),
+                _ => (&self.config, self.responder.as_mut(), self.journal.as_ref()),
+            };
             let mut ctx = Ctx {
-                config: &self.config,
-                responder: self.responder.as_mut(),
+                config,
+                responder,
                 stats: &self.stats,
                 scratch: &mut self.scratch_payload,
                 now,
+                journal,
+                note: None,
             };
             self.scratch_out.clear();
             let out = &mut self.scratch_out;
@@ -450,7 +593,9 @@ impl EventLoop {
         loop {
             let slot = &mut self.conns[key]; // invariant: key checked above; close() returns early
             let next = slot.conn.next();
-            if matches!(next, Next::Close | Next::HoldUntil(_)) || slot.held.is_some() {
+            if matches!(next, Next::Close | Next::HoldUntil(_) | Next::Wait(_))
+                || slot.held.is_some()
+            {
                 break;
             }
             if slot.output.len() >= self.config.write_high_water {
@@ -519,12 +664,18 @@ impl EventLoop {
     /// the batch. A panic in the connection's own code closes that connection.
     fn process(&mut self, key: usize, work: Work) {
         let slot = &mut self.conns[key]; // invariant: callers pass a live key
+        let (config, responder, journal) = match (&mut self.admin, slot.admin) {
+            (Some(a), true) => (&a.config, a.responder.as_mut(), None),
+            _ => (&self.config, self.responder.as_mut(), self.journal.as_ref()),
+        };
         let mut ctx = Ctx {
-            config: &self.config,
-            responder: self.responder.as_mut(),
+            config,
+            responder,
             stats: &self.stats,
             scratch: &mut self.scratch_payload,
             now: Instant::now(),
+            journal,
+            note: None,
         };
         self.scratch_out.clear();
         let queued = slot.output.len();
@@ -532,6 +683,9 @@ impl EventLoop {
         let scratch_in = &self.scratch_in;
         let done = connection::guarded(slot.id, || match work {
             Work::Resume => slot.conn.resume(queued, &mut ctx, out),
+            Work::Poll(timed_out) => {
+                slot.conn.poll_later(timed_out, &mut ctx, out);
+            }
             Work::Fresh(n) if slot.input.is_empty() => {
                 // Fast path: process straight from the read buffer; keep only leftovers.
                 let input = &scratch_in[..n];
@@ -567,6 +721,12 @@ impl EventLoop {
                     .push(Reverse((until, TimerKind::Hold, key, slot.id)));
             }
         }
+        if let (Next::Wait(until), false) = (slot.conn.next(), slot.waiting) {
+            slot.waiting = true;
+            self.waiting.push((key, slot.id));
+            self.timers
+                .push(Reverse((until, TimerKind::Wait, key, slot.id)));
+        }
         if slot.conn.phase() == Phase::Closing {
             self.timers.push(Reverse((
                 limits::deadline(Instant::now(), LINGER),
@@ -600,6 +760,11 @@ impl EventLoop {
         };
         if self.scratch_out.is_empty() {
             return;
+        }
+        // the journal's lines reach the file before the answers they record
+        // reach the client
+        if let Some(j) = &self.journal {
+            j.flush();
         }
         if !slot.output.is_empty() {
             slot.output.extend(&self.scratch_out);
@@ -674,12 +839,31 @@ impl EventLoop {
                     }
                 }
                 TimerKind::Hold => {
-                    if slot.conn.hold().is_some_and(|(until, _)| until <= now) {
-                        slot.conn.release_hold();
-                        if let Some(held) = slot.held.take() {
-                            slot.output.extend(held.bytes());
+                    if slot.conn.hold().is_none_or(|(until, _)| until > now) {
+                        continue;
+                    }
+                    match (slot.conn.drip(), slot.held.as_mut()) {
+                        (Some((bytes, every)), Some(held)) if held.len() > bytes => {
+                            // a drip: one piece now, the next one later
+                            slot.output.extend(&held.bytes()[..bytes]);
+                            held.consume(bytes);
+                            let next = limits::deadline(now, every);
+                            slot.conn.rearm_hold(next);
+                            self.timers.push(Reverse((next, TimerKind::Hold, key, id)));
                         }
-                        self.drive(key);
+                        _ => {
+                            slot.conn.release_hold();
+                            if let Some(held) = slot.held.take() {
+                                slot.output.extend(held.bytes());
+                            }
+                        }
+                    }
+                    self.drive(key);
+                }
+                TimerKind::Wait => {
+                    if matches!(slot.conn.next(), Next::Wait(until) if until <= now) {
+                        self.process(key, Work::Poll(true));
+                        self.after_wait(key);
                     }
                 }
                 TimerKind::Linger => {
@@ -698,9 +882,29 @@ impl EventLoop {
         // No explicit deregister: closing the socket removes it from the epoll
         // set (the fd is never duplicated), which saves an epoll_ctl per close.
         let slot = self.conns.remove(key);
-        let responder = &mut self.responder;
-        let _ = connection::guarded(slot.id, || responder.disconnect(slot.conn.session()));
-        self.stats.open.sub(1);
+        if slot.conn.resets() {
+            slot.stream.reset_on_close();
+        }
+        match (&mut self.admin, slot.admin) {
+            (Some(a), true) => {
+                a.open -= 1;
+                let r = &mut a.responder;
+                let _ = connection::guarded(slot.id, || r.disconnect(slot.conn.session()));
+            }
+            _ => {
+                let responder = &mut self.responder;
+                let _ = connection::guarded(slot.id, || responder.disconnect(slot.conn.session()));
+                self.stats.open.sub(1);
+                if let Some(j) = &self.journal {
+                    j.record(
+                        slot.id,
+                        crate::journal::What::Disconnect {
+                            reason: why.to_string(),
+                        },
+                    );
+                }
+            }
+        }
         debug!("conn {}: closed ({why})", slot.id);
         // A closed connection's timers (handshake, linger, idle) stay in the
         // heap until they come due, so handshake churn fills it with stale
@@ -718,6 +922,99 @@ impl EventLoop {
             self.resume_requested = true;
             let _ = self.control.inner.waker.wake();
         }
+    }
+
+    /// The admin port's requests that need the loop (a snapshot of the
+    /// connections, kills), then the answers that were to come later.
+    fn serve_admin(&mut self) {
+        if let Some(a) = &self.admin {
+            let reg = a.registry.clone();
+            let (wanted, kills) = {
+                let mut r = reg.borrow_mut();
+                (std::mem::take(&mut r.wanted), std::mem::take(&mut r.kills))
+            };
+            if wanted {
+                let snap = self.snapshot();
+                let mut r = reg.borrow_mut();
+                r.snapshot_for = r.requests;
+                r.snapshot = Some(snap);
+            }
+            for id in kills {
+                let key = self
+                    .conns
+                    .iter()
+                    .find(|(_, s)| s.id == id && !s.admin)
+                    .map(|(k, _)| k);
+                if let Some(k) = key {
+                    if let Some(s) = self.conns.get_mut(k) {
+                        s.conn.close();
+                        s.output = Buf::default();
+                        s.held = None;
+                    }
+                    self.close(k, "killed from the admin port");
+                }
+                reg.borrow_mut().killed.push((id, key.is_some()));
+            }
+        }
+        if self.waiting.is_empty() {
+            return;
+        }
+        for (key, id) in std::mem::take(&mut self.waiting) {
+            match self.conns.get(key) {
+                Some(s) if s.id == id => {}
+                _ => continue,
+            }
+            if matches!(self.conns[key].conn.next(), Next::Wait(_)) {
+                self.process(key, Work::Poll(false));
+            }
+            self.after_wait(key);
+        }
+    }
+
+    /// After a poll: still waiting, it stays in the list; answered, the
+    /// connection goes on with what it has buffered.
+    fn after_wait(&mut self, key: usize) {
+        let Some(slot) = self.conns.get_mut(key) else {
+            return;
+        };
+        if matches!(slot.conn.next(), Next::Wait(_)) {
+            if !self.waiting.contains(&(key, slot.id)) {
+                self.waiting.push((key, slot.id));
+            }
+        } else {
+            slot.waiting = false;
+            self.drive(key);
+        }
+    }
+
+    /// The open client connections, for the admin port's SHOW CONNECTIONS.
+    fn snapshot(&self) -> Vec<crate::admin::ConnInfo> {
+        let now = Instant::now();
+        self.conns
+            .iter()
+            .filter(|(_, s)| !s.admin)
+            .map(|(_, s)| {
+                let sess = s.conn.session();
+                crate::admin::ConnInfo {
+                    id: s.id,
+                    user: sess.user.clone(),
+                    database: sess.database.clone(),
+                    address: sess.peer.to_string(),
+                    state: match s.conn.phase() {
+                        Phase::Handshake | Phase::AuthSwitch { .. } => "handshake",
+                        Phase::Command if s.conn.has_pending() => "sending",
+                        Phase::Command if s.conn.hold().is_some() => "delayed",
+                        Phase::Command => "idle",
+                        Phase::LocalInfile { .. } => "local_infile",
+                        Phase::Stalled => "stalled",
+                        Phase::Closing => "closing",
+                    },
+                    idle_secs: now
+                        .saturating_duration_since(s.conn.last_active())
+                        .as_secs(),
+                }
+            })
+            .collect()
     }
 
     /// Accepting stopped with clients possibly pending: say so once, retry later.

@@ -14,6 +14,16 @@ pub enum Stream {
     Unix(UnixStream),
 }
 
+impl Stream {
+    /// Makes closing send a reset (RST) instead of a FIN (SO_LINGER of 0):
+    /// a rule's `reset` fault. A Unix socket has no such thing.
+    pub fn reset_on_close(&self) {
+        if let Stream::Tcp(s) = self {
+            let _ = socket2::SockRef::from(s).set_linger(Some(std::time::Duration::ZERO));
+        }
+    }
+}
+
 impl Read for Stream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {

@@ -2,12 +2,13 @@
 //! the framing and row format the command needs, multi-statement lists, and
 //! answers that pause at the write high-water mark.
 
-use super::{guarded, Connection, Ctx, Pending, Phase};
+use super::record::Outcome;
+use super::{guarded, Connection, Ctx, Hold, Pending, Phase};
 use crate::protocol::command::Command;
 use crate::protocol::consts::status;
 use crate::protocol::errcodes as er;
 use crate::protocol::response::Encoder;
-use crate::responder::reply::{Answer, Reply, RowFormat};
+use crate::responder::reply::{Answer, Fault, Reply, RowFormat};
 use crate::responder::sql;
 use crate::responder::{Part, Request};
 use crate::server::encode::{self, PausedRows, Progress, Written};
@@ -36,6 +37,7 @@ impl Connection {
         out: &mut Vec<u8>,
     ) -> Option<Answer> {
         let id = self.session.id;
+        self.take_note(req, ctx);
         let a = guarded(id, || ctx.responder.answer(&mut self.session, req));
         if a.is_none() {
             self.internal_error(out, out.len(), self.seq);
@@ -45,14 +47,15 @@ impl Connection {
 
     /// Encodes `answer` after what `out` holds, in `format`, and follows what
     /// it asks for around it: a delay (the output from here on is held), a
-    /// close, LOCAL INFILE. `more`: statements follow in the same list.
+    /// fault, a close, LOCAL INFILE, an answer to come later. Writes the
+    /// command's journal line. `more`: statements follow in the same list.
     pub(super) fn emit(
         &mut self,
         answer: Answer,
         format: RowFormat,
         more: bool,
         queued: usize,
-        ctx: &Ctx<'_>,
+        ctx: &mut Ctx<'_>,
         out: &mut Vec<u8>,
     ) -> Emitted {
         let mark = out.len();
@@ -60,7 +63,51 @@ impl Connection {
             reply,
             delay,
             close,
+            fault,
+            by,
         } = answer;
+        let kind = reply.kind();
+        let outcome = |written, bytes| Outcome {
+            by: by.as_deref(),
+            kind,
+            written,
+            bytes,
+            delay,
+            fault: fault.as_ref(),
+            close,
+        };
+        let stop = Emitted {
+            paused: None,
+            failed: true,
+        };
+        match &fault {
+            Some(Fault::CloseBefore | Fault::Reset) => {
+                self.record(ctx, outcome(Written::default(), 0));
+                self.reset = fault == Some(Fault::Reset);
+                self.phase = Phase::Closing;
+                return stop;
+            }
+            Some(Fault::Stall) => {
+                self.record(ctx, outcome(Written::default(), 0));
+                self.phase = Phase::Stalled;
+                return stop;
+            }
+            _ => {}
+        }
+        if let Reply::Later(later) = reply {
+            self.record(ctx, outcome(Written::default(), 0));
+            self.pending = Some(Box::new(Pending {
+                payload: Box::default(),
+                next: None,
+                rows: None,
+                seq: self.seq,
+                later: Some(later),
+            }));
+            return Emitted {
+                paused: None,
+                failed: false,
+            };
+        }
         let local_infile = matches!(reply, Reply::LocalInfile(_));
         let room = ctx
             .config
@@ -70,22 +117,44 @@ impl Connection {
         let mut enc = Encoder::new(out, self.seq, caps).bounded(room, ctx.config.max_answer);
         let st = self.session.status() | if more { status::MORE_RESULTS_EXISTS } else { 0 };
         let mut written = Written::default();
-        let progress = encode::encode(&mut enc, reply, format, st, &mut written);
+        let cut = match &fault {
+            Some(Fault::CloseAfterRows(n)) => Some(encode::Cut {
+                rows: *n,
+                then: None,
+            }),
+            Some(Fault::ErrorAfterRows(n, e)) => Some(encode::Cut {
+                rows: *n,
+                then: Some(e.clone()),
+            }),
+            _ => None,
+        };
+        let progress = match cut {
+            Some(c) => encode::encode_cut(&mut enc, reply, format, st, &mut written, c),
+            None => encode::encode(&mut enc, reply, format, st, &mut written),
+        };
         self.seq = enc.seq;
         ctx.stats.rows_sent.add(written.rows);
-        let failed = written.error.is_some();
-        if close {
-            self.phase = Phase::Closing;
-            return Emitted {
-                paused: None,
-                failed: true,
-            };
-        }
-        if let Some(d) = delay.filter(|d| !d.is_zero()) {
-            if self.hold.is_none() {
-                let until = crate::limits::deadline(ctx.now, crate::limits::cap_delay(d));
-                self.hold = Some(Box::new((until, mark)));
+        if fault == Some(Fault::Malformed) {
+            // the first packet of the answer carries a sequence id one off
+            if let Some(b) = out.get_mut(mark + 3) {
+                *b = b.wrapping_add(1);
             }
+        }
+        self.record(ctx, outcome(written, out.len() - mark));
+        let failed = written.error.is_some();
+        if close || written.cut {
+            self.phase = Phase::Closing;
+            return stop;
+        }
+        let drip = match fault {
+            Some(Fault::Drip { bytes, every }) => Some((bytes.max(1), every)),
+            _ => None,
+        };
+        let delay = delay.filter(|d| !d.is_zero());
+        if (delay.is_some() || drip.is_some()) && self.hold.is_none() {
+            let d = delay.unwrap_or_default();
+            let until = crate::limits::deadline(ctx.now, crate::limits::cap_delay(d));
+            self.hold = Some(Box::new(Hold { until, mark, drip }));
         }
         if local_infile && !failed {
             self.phase = Phase::LocalInfile { bytes: 0 };
@@ -97,6 +166,31 @@ impl Connection {
             },
             failed,
         }
+    }
+
+    /// Polls an answer not known yet ([`Reply::Later`]); `timed_out`: its
+    /// deadline has passed. True when it was answered (into `out`).
+    pub fn poll_later(&mut self, timed_out: bool, ctx: &mut Ctx<'_>, out: &mut Vec<u8>) -> bool {
+        let Some(p) = self.pending.as_mut() else {
+            return false;
+        };
+        let Some(later) = p.later.as_mut() else {
+            return false;
+        };
+        let id = self.session.id;
+        let Some(polled) = guarded(id, || later.poll(timed_out)) else {
+            self.internal_error(out, out.len(), self.seq);
+            return true;
+        };
+        let Some(reply) = polled else {
+            return false;
+        };
+        self.pending = None;
+        let e = self.emit(reply.into(), RowFormat::Text, false, 0, ctx, out);
+        if let Some(rows) = e.paused {
+            self.pause_rows(rows);
+        }
+        true
     }
 
     /// A command answered by the responders and encoded as text.
@@ -191,6 +285,7 @@ impl Connection {
                     next: cur.map(|_| next),
                     rows: e.paused,
                     seq: self.seq,
+                    later: None,
                 });
                 return;
             }
@@ -204,6 +299,7 @@ impl Connection {
             next: None,
             rows: Some(rows),
             seq: self.seq,
+            later: None,
         });
     }
 
@@ -219,6 +315,10 @@ impl Connection {
         let Some(mut p) = self.pending.take() else {
             return;
         };
+        if p.later.is_some() {
+            self.pending = Some(p); // answered by poll_later
+            return;
+        }
         if self.phase != Phase::Command {
             return; // closing (shutdown, a timeout): the rest is not wanted
         }
@@ -236,6 +336,10 @@ impl Connection {
             });
             self.seq = enc.seq;
             ctx.stats.rows_sent.add(written.rows);
+            if written.cut {
+                self.phase = Phase::Closing; // a rule's close_after_rows
+                return;
+            }
             match progress {
                 None => return self.internal_error(out, out.len(), p.seq),
                 Some(Progress::Paused(rows)) => {

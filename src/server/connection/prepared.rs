@@ -10,6 +10,7 @@
 //! substituted, so every responder answers prepared and text queries by the
 //! same rules. The answer goes out as binary rows.
 
+use super::record::Outcome;
 use super::{guarded, Connection, Ctx};
 use crate::protocol::binary::{self, cursor, BinValue, PrepareOk};
 use crate::protocol::command::Command;
@@ -117,6 +118,18 @@ impl Connection {
         }
         self.seq = enc.seq;
         ctx.stats.prepared.add(1);
+        self.record(
+            ctx,
+            Outcome {
+                by: Some("server"),
+                kind: "prepare_ok",
+                written: Written::default(),
+                bytes: out.len(),
+                delay: None,
+                fault: None,
+                close: false,
+            },
+        );
         self.table().insert(
             id,
             Statement {
@@ -328,12 +341,30 @@ impl Connection {
         }
         let wants_cursor =
             ex.flags & (cursor::READ_ONLY | cursor::FOR_UPDATE | cursor::SCROLLABLE) != 0;
-        if wants_cursor && answer.reply.columns().is_some() && !answer.close {
+        if wants_cursor
+            && answer.reply.columns().is_some()
+            && !answer.close
+            && answer.fault.is_none()
+        {
             let status = self.session.status();
+            let mark = out.len();
             let mut enc = Encoder::new(out, self.seq, self.caps());
             let mut w = Written::default();
+            let kind = answer.reply.kind();
             st.cursor = encode::open_cursor(&mut enc, answer.reply, status, &mut w);
             self.seq = enc.seq;
+            self.record(
+                ctx,
+                Outcome {
+                    by: answer.by.as_deref(),
+                    kind,
+                    written: w,
+                    bytes: out.len() - mark,
+                    delay: None,
+                    fault: None,
+                    close: false,
+                },
+            );
             return;
         }
         st.cursor = None;
