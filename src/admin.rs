@@ -274,8 +274,28 @@ impl AdminResponder {
             ("bytes_out".into(), s.bytes_out.get()),
             ("uptime_secs".into(), s.started.elapsed().as_secs()),
         ];
-        for (name, n) in s.commands_by_kind() {
+        // the common commands always (a count of 0 says something too),
+        // then any other that came
+        let always = [
+            "query",
+            "stmt_prepare",
+            "stmt_execute",
+            "init_db",
+            "ping",
+            "quit",
+        ];
+        let by_kind = s.commands_by_kind();
+        for name in always {
+            let n = by_kind
+                .iter()
+                .find(|(k, _)| k == name)
+                .map_or(0, |(_, n)| *n);
             rows.push((format!("com_{name}"), n));
+        }
+        for (name, n) in by_kind {
+            if !always.contains(&name.as_str()) {
+                rows.push((format!("com_{name}"), n));
+            }
         }
         let st = self.rules.borrow();
         rows.push(("rules".into(), st.rules().len() as u64));

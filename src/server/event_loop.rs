@@ -152,6 +152,8 @@ struct Admin {
     registry: std::rc::Rc<std::cell::RefCell<crate::admin::Registry>>,
     open: usize,
     addr: SocketAddr,
+    /// The admin connections' own counters: SHOW STATS reports the clients'.
+    stats: Stats,
 }
 
 /// The server loop. Build with [`EventLoop::bind`], run with [`EventLoop::run`].
@@ -253,6 +255,7 @@ impl EventLoop {
                     registry: a.registry,
                     open: 0,
                     addr,
+                    stats: Stats::default(),
                 })
             }
         };
@@ -364,6 +367,11 @@ impl EventLoop {
             }
             self.fire_timers();
             self.serve_admin();
+            // lines written since the last answer (disconnects, a refused
+            // login's) reach the file at the end of the turn
+            if let Some(j) = &self.journal {
+                j.flush();
+            }
             if last_tick.elapsed() >= Duration::from_secs(1) {
                 last_tick = Instant::now();
                 let responder = &mut self.responder;
@@ -552,14 +560,19 @@ impl EventLoop {
             )));
             let nonce = self.nonces.next_nonce();
             let slot = &mut self.conns[key];
-            let (config, responder, journal) = match (&mut self.admin, admin) {
-                (Some(a), true) => (&a.config, a.responder.as_mut(), None),
-                _ => (&self.config, self.responder.as_mut(), self.journal.as_ref()),
+            let (config, responder, journal, stats) = match (&mut self.admin, admin) {
+                (Some(a), true) => (&a.config, a.responder.as_mut(), None, &a.stats),
+                _ => (
+                    &self.config,
+                    self.responder.as_mut(),
+                    self.journal.as_ref(),
+                    &*self.stats,
+                ),
             };
             let mut ctx = Ctx {
                 config,
                 responder,
-                stats: &self.stats,
+                stats,
                 scratch: &mut self.scratch_payload,
                 now,
                 journal,
@@ -664,14 +677,19 @@ impl EventLoop {
     /// the batch. A panic in the connection's own code closes that connection.
     fn process(&mut self, key: usize, work: Work) {
         let slot = &mut self.conns[key]; // invariant: callers pass a live key
-        let (config, responder, journal) = match (&mut self.admin, slot.admin) {
-            (Some(a), true) => (&a.config, a.responder.as_mut(), None),
-            _ => (&self.config, self.responder.as_mut(), self.journal.as_ref()),
+        let (config, responder, journal, stats) = match (&mut self.admin, slot.admin) {
+            (Some(a), true) => (&a.config, a.responder.as_mut(), None, &a.stats),
+            _ => (
+                &self.config,
+                self.responder.as_mut(),
+                self.journal.as_ref(),
+                &*self.stats,
+            ),
         };
         let mut ctx = Ctx {
             config,
             responder,
-            stats: &self.stats,
+            stats,
             scratch: &mut self.scratch_payload,
             now: Instant::now(),
             journal,
