@@ -195,3 +195,29 @@ fn faults_on_prepared_executions() {
     assert!(c.exec_drop("SELECT 'close_before'", ()).is_err());
     others_unaffected(&server);
 }
+
+/// A dripping answer larger than the write high-water mark: it pauses and
+/// resumes, and every piece drips; the client gets it whole and in order.
+#[test]
+fn a_large_answer_drips_whole() {
+    let rows: Vec<String> = (0..300).map(|i| format!("[{i}, \"row {i}\"]")).collect();
+    let rule = format!(
+        r#"{{"match": {{"sql": "SELECT * FROM dripping"}}, "fault": {{"drip": {{"bytes": 700, "every_ms": 1}}}},
+            "result": {{"columns": [{{"name": "id", "type": "INT"}}, {{"name": "name", "type": "VARCHAR(16)"}}], "rows": [{}]}}}}"#,
+        rows.join(",")
+    );
+    let mut cfg = common::config();
+    cfg.write_high_water = 1024;
+    let server = understudy::Builder::new(cfg).rule(rule).start().unwrap();
+    let mut c = Conn::new(common::opts(&server, "u", "p", None)).unwrap();
+    for _ in 0..2 {
+        let got: Vec<(i64, String)> = c.query("SELECT * FROM dripping").unwrap();
+        assert_eq!(got.len(), 300);
+        assert!(got
+            .iter()
+            .enumerate()
+            .all(|(i, (id, name))| *id == i as i64 && *name == format!("row {i}")));
+        let got: Vec<(i64, String)> = c.exec("SELECT * FROM dripping", ()).unwrap();
+        assert_eq!(got.len(), 300);
+    }
+}

@@ -55,7 +55,9 @@ impl Frame {
     }
 }
 
-fn header_len(h: &[u8]) -> usize {
+/// The payload length a packet header gives (`h` holds at least the 3
+/// length bytes).
+pub fn header_len(h: &[u8]) -> usize {
     match h {
         [a, b, c, ..] => usize::from(*a) | usize::from(*b) << 8 | usize::from(*c) << 16,
         _ => 0,

@@ -351,6 +351,11 @@ impl<'a> Encoder<'a> {
         self.out.len() >= self.pause_at
     }
 
+    /// Bytes that may still be written before [`Encoder::should_pause`].
+    pub fn room(&self) -> usize {
+        self.pause_at.saturating_sub(self.out.len())
+    }
+
     /// The buffer length past which the answer is over budget.
     pub fn budget_end(&self) -> usize {
         self.give_up_at

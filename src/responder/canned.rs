@@ -122,6 +122,61 @@ impl Canned {
     }
 }
 
+impl Canned {
+    /// Bytes of the framing `enc` needs (`None`: never recorded).
+    pub fn len_for(&self, deprecate_eof: bool) -> Option<usize> {
+        let v = if deprecate_eof {
+            &self.deprecate_eof
+        } else {
+            &self.classic
+        };
+        v.as_ref().map(|v| v.bytes.len())
+    }
+
+    /// Appends whole packets of the answer from byte `from` of its
+    /// encoding, at least one and then as many as fit in `max` bytes, with
+    /// `status` and `enc`'s sequence ids: a large answer goes out in pieces
+    /// as the client reads, copied from the same bytes. Returns where the
+    /// next piece starts (the length when done); `None` when this framing
+    /// was never recorded.
+    pub fn write_part(
+        &self,
+        enc: &mut Encoder<'_>,
+        status: u16,
+        from: usize,
+        max: usize,
+    ) -> Option<usize> {
+        let v = if enc.deprecate_eof() {
+            self.deprecate_eof.as_ref()?
+        } else {
+            self.classic.as_ref()?
+        };
+        let bytes = &v.bytes;
+        let mut end = from;
+        while end + HEADER_LEN <= bytes.len() {
+            let n = HEADER_LEN + packet::header_len(&bytes[end..]);
+            if end > from && end + n - from > max {
+                break;
+            }
+            end = (end + n).min(bytes.len());
+        }
+        let mut seq = enc.seq;
+        let out = enc.raw();
+        let at = out.len();
+        out.extend_from_slice(&bytes[from..end]);
+        if status != v.status {
+            let [lo, hi] = status.to_le_bytes();
+            for &o in v.status_at.iter().filter(|&&o| o >= from && o + 2 <= end) {
+                out[at + o - from] = lo;
+                out[at + o - from + 1] = hi;
+            }
+        }
+        packet::renumber(&mut out[at..], &mut seq);
+        enc.seq = seq;
+        Some(end)
+    }
+}
+
 /// A resultset that never changes, kept twice: as data (its columns and
 /// rows, for binary rows and for a prepared statement's column definitions)
 /// and pre-encoded as text rows in both framings (copied to every COM_QUERY

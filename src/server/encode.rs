@@ -7,11 +7,12 @@ use crate::protocol::consts::status as st;
 use crate::protocol::errcodes as er;
 use crate::protocol::response::ColumnDef;
 use crate::protocol::response::{Encoder, ErrPacket, OkPacket};
-use crate::responder::canned::SharedRows;
+use crate::responder::canned::{CannedSet, SharedRows};
 use crate::responder::reply::{
     CellError, ErrReply, Reply, ResultSet, RowFormat, RowSink, RowSource,
 };
 use std::collections::VecDeque;
+use std::rc::Rc;
 
 /// Rows still to send of a resultset that paused.
 pub struct PausedRows {
@@ -25,6 +26,24 @@ pub struct PausedRows {
     rest: VecDeque<Reply>,
     /// The resultset is cut short (a rule's fault).
     cut: Option<Box<Cut>>,
+    /// A canned answer too large to go at once, copied in pieces: the set
+    /// and where the next piece starts (no rows are encoded).
+    tail: Option<(Rc<CannedSet>, usize)>,
+    /// The answer drips out (a rule's fault): each resumed piece is held
+    /// and let out this many bytes at a time.
+    drip: Option<(usize, std::time::Duration)>,
+}
+
+impl PausedRows {
+    /// Makes the rest of the answer drip out too.
+    pub fn set_drip(&mut self, drip: (usize, std::time::Duration)) {
+        self.drip = Some(drip);
+    }
+
+    /// The drip the rest of the answer goes out with.
+    pub fn drip(&self) -> Option<(usize, std::time::Duration)> {
+        self.drip
+    }
 }
 
 /// A resultset cut short after some rows (a rule's `close_after_rows` and
@@ -131,6 +150,8 @@ pub fn encode_cut(
         status,
         rest: VecDeque::new(),
         cut: Some(Box::new(cut)),
+        tail: None,
+        drip: None,
     };
     match rows(enc, &mut p, written) {
         One::Next | One::Stop => Progress::Done,
@@ -140,10 +161,20 @@ pub fn encode_cut(
 
 /// Carries on a resultset that paused.
 pub fn resume(enc: &mut Encoder<'_>, mut p: Box<PausedRows>, written: &mut Written) -> Progress {
-    match rows(enc, &mut p, written) {
-        One::Next => {}
-        One::Stop => return Progress::Done,
-        One::Paused(()) => return Progress::Paused(p),
+    if let Some((set, at)) = p.tail.take() {
+        match canned_part(enc, set, p.format, p.status, at, written) {
+            None => {}
+            Some(tail) => {
+                p.tail = Some(tail);
+                return Progress::Paused(p);
+            }
+        }
+    } else {
+        match rows(enc, &mut p, written) {
+            One::Next => {}
+            One::Stop => return Progress::Done,
+            One::Paused(()) => return Progress::Paused(p),
+        }
     }
     let rest = std::mem::take(&mut p.rest);
     let base = p.status & !st::MORE_RESULTS_EXISTS;
@@ -186,6 +217,8 @@ pub fn open_cursor(
         status,
         rest: VecDeque::new(),
         cut: None,
+        tail: None,
+        drip: None,
     }))
 }
 
@@ -286,9 +319,30 @@ fn one(
                 RowFormat::Text => &set.text,
                 RowFormat::Binary => &set.binary,
             };
-            if canned.write(enc, status) {
-                written.rows += set.rows.len() as u64;
-                return One::Next;
+            match canned.len_for(enc.deprecate_eof()) {
+                // larger than the room before the high-water mark: in
+                // pieces, each copied from the same bytes as the client reads
+                Some(len) if len > enc.room() => {
+                    return match canned_part(enc, set, format, status, 0, written) {
+                        None => One::Next,
+                        Some(tail) => One::Paused(Box::new(PausedRows {
+                            rows: Box::new(crate::responder::reply::OwnedRows::default()),
+                            columns: Vec::new(),
+                            format,
+                            warnings: 0,
+                            status,
+                            rest: VecDeque::new(),
+                            cut: None,
+                            tail: Some(tail),
+                            drip: None,
+                        })),
+                    };
+                }
+                Some(_) if canned.write(enc, status) => {
+                    written.rows += set.rows.len() as u64;
+                    return One::Next;
+                }
+                _ => {}
             }
             let rs = ResultSet {
                 columns: set.columns.clone(),
@@ -322,6 +376,8 @@ fn one(
                 status,
                 rest: VecDeque::new(),
                 cut: None,
+                tail: None,
+                drip: None,
             };
             match rows(enc, &mut p, written) {
                 One::Next => One::Next,
@@ -330,6 +386,30 @@ fn one(
             }
         }
     }
+}
+
+/// The next piece of a canned answer from byte `at`: `None` once it is all
+/// written, else the set and where the piece after starts.
+fn canned_part(
+    enc: &mut Encoder<'_>,
+    set: Rc<CannedSet>,
+    format: RowFormat,
+    status: u16,
+    at: usize,
+    written: &mut Written,
+) -> Option<(Rc<CannedSet>, usize)> {
+    let canned = match format {
+        RowFormat::Text => &set.text,
+        RowFormat::Binary => &set.binary,
+    };
+    let len = canned.len_for(enc.deprecate_eof()).unwrap_or(0);
+    let room = enc.room();
+    let next = canned.write_part(enc, status, at, room).unwrap_or(len);
+    if next < len {
+        return Some((set, next));
+    }
+    written.rows += set.rows.len() as u64;
+    None
 }
 
 /// Pulls rows from a resultset's source; ends the resultset when the source
@@ -489,6 +569,64 @@ mod tests {
                 cut: false,
             }
         );
+    }
+
+    /// A canned answer larger than the room goes out in pieces, whole
+    /// packets each, that join to exactly the unpaused bytes (status flags
+    /// and sequence ids included), in both framings and row formats.
+    #[test]
+    fn canned_answers_pause_in_pieces() {
+        use crate::responder::canned::CannedSet;
+        let rows: Vec<Vec<Cell>> = (0..500)
+            .map(|i| {
+                vec![
+                    Cell::Int(i),
+                    Cell::Bytes(Cow::Owned(format!("row {i}").into_bytes())),
+                ]
+            })
+            .collect();
+        let set = std::rc::Rc::new(
+            CannedSet::new(
+                vec![
+                    ColumnDef::new(b"id", coltype::LONGLONG),
+                    ColumnDef::new(b"name", coltype::VAR_STRING),
+                ],
+                rows,
+                st::AUTOCOMMIT,
+            )
+            .unwrap(),
+        );
+        for caps in [cap::PROTOCOL_41, cap::PROTOCOL_41 | cap::DEPRECATE_EOF] {
+            for format in [RowFormat::Text, RowFormat::Binary] {
+                let list = || Reply::Multi(vec![Reply::Canned(set.clone()), Reply::ok()]);
+                let status = st::AUTOCOMMIT | st::IN_TRANS;
+                let mut whole = Vec::new();
+                let mut enc = Encoder::new(&mut whole, 3, caps);
+                encode(&mut enc, list(), format, status, &mut Written::default());
+                let mut got = Vec::new();
+                let mut w = Written::default();
+                let mut seq = 3;
+                let mut progress = {
+                    let mut enc = Encoder::new(&mut got, seq, caps).bounded(1000, usize::MAX);
+                    let p = encode(&mut enc, list(), format, status, &mut w);
+                    seq = enc.seq;
+                    p
+                };
+                let mut pieces = 1;
+                while let Progress::Paused(p) = progress {
+                    pieces += 1;
+                    let mut chunk = Vec::new();
+                    let mut enc = Encoder::new(&mut chunk, seq, caps).bounded(1000, usize::MAX);
+                    progress = resume(&mut enc, p, &mut w);
+                    seq = enc.seq;
+                    assert!(chunk.len() < 1100, "a piece of {} bytes", chunk.len());
+                    got.extend(chunk);
+                }
+                assert!(pieces > 5);
+                assert_eq!(got, whole, "caps {caps:x} {format:?}");
+                assert_eq!(w.rows, 500);
+            }
+        }
     }
 
     /// A resultset pauses at the encoder's high-water mark and resumes to

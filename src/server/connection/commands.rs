@@ -128,10 +128,13 @@ impl Connection {
             }),
             _ => None,
         };
-        let progress = match cut {
+        let mut progress = match cut {
             Some(c) => encode::encode_cut(&mut enc, reply, format, st, &mut written, c),
             None => encode::encode(&mut enc, reply, format, st, &mut written),
         };
+        if let (Some(Fault::Drip { bytes, every }), Progress::Paused(p)) = (&fault, &mut progress) {
+            p.set_drip(((*bytes).max(1), *every));
+        }
         self.seq = enc.seq;
         ctx.stats.rows_sent.add(written.rows);
         if fault == Some(Fault::Malformed) {
@@ -324,6 +327,8 @@ impl Connection {
         }
         self.seq = p.seq;
         if let Some(rows) = p.rows.take() {
+            let mark = out.len();
+            let drip = rows.drip();
             let room = ctx
                 .config
                 .write_high_water
@@ -336,6 +341,14 @@ impl Connection {
             });
             self.seq = enc.seq;
             ctx.stats.rows_sent.add(written.rows);
+            if drip.is_some() && out.len() > mark && self.hold.is_none() {
+                // the rest of a dripping answer drips too
+                self.hold = Some(Box::new(Hold {
+                    until: ctx.now,
+                    mark,
+                    drip,
+                }));
+            }
             if written.cut {
                 self.phase = Phase::Closing; // a rule's close_after_rows
                 return;
