@@ -82,7 +82,31 @@ FPID=$!; PIDS+=("$FPID")
 USPORT=$(free_port)
 taskset -c 0 "$US" --port "$USPORT" --stats-interval 1 >"$TMP/uss.log" 2>&1 &
 USPID=$!; PIDS+=("$USPID")
+# Rules (issue 10): the 70 rows of SHOW DATABASES and SELECT 1 answered by a
+# rule file, alone and behind 1,000 regex rules that all run on every query
+# (one RegexSet pass) and never match; and the built-in answers with the
+# journal written to a file.
+python3 - "$TMP" <<'PY'
+import json, sys
+d = sys.argv[1]
+dbs = {"columns": [{"name": "Database", "type": "VARCHAR(64)"}], "rows": [[f"db_{i}"] for i in range(1, 71)]}
+answer = [{"name": "dbs", "match": {"sql": "SELECT name FROM dbs"}, "result": dbs},
+          {"name": "one", "match": {"sql": "SELECT 1"}, "result": {"columns": [{"name": "1", "type": "BIGINT"}], "rows": [[1]]}}]
+regexes = [{"name": f"re{i}", "match": {"regex": f"^SELECT name FROM t{i} WHERE x = [0-9]+$"}, "ok": {}} for i in range(1000)]
+json.dump({"rules": answer}, open(f"{d}/rules1.json", "w"))
+json.dump({"rules": regexes + answer}, open(f"{d}/rules1000.json", "w"))
+PY
+R1PORT=$(free_port)
+taskset -c 0 "$US" --port "$R1PORT" --rules "$TMP/rules1.json" >"$TMP/r1.log" 2>&1 &
+R1PID=$!; PIDS+=("$R1PID")
+R1000PORT=$(free_port)
+taskset -c 0 "$US" --port "$R1000PORT" --rules "$TMP/rules1000.json" >"$TMP/r1000.log" 2>&1 &
+R1000PID=$!; PIDS+=("$R1000PID")
+JPORT=$(free_port)
+taskset -c 0 "$US" --port "$JPORT" --journal "$TMP/journal.jsonl" >"$TMP/j.log" 2>&1 &
+JPID=$!; PIDS+=("$JPID")
 wait_port "$UPORT"; wait_port "$ULPORT"; wait_port "$USPORT"; wait_port "$FPORT"
+wait_port "$R1PORT"; wait_port "$R1000PORT"; wait_port "$JPORT"
 # The binary before a change, on the same core, for before/after rows.
 BPORT=""
 if [ -n "${BENCH_BEFORE_BIN:-}" ]; then
@@ -123,6 +147,13 @@ for rep in $(seq 1 "$REPS"); do
     if [ $server = understudy ]; then
       # the same SELECT 1 load against a server printing its counters every second
       lg query --port "$USPORT" --server-pid "$USPID" --conns 50 --secs "$SECS" --sql "SELECT 1" --label "understudy|rep$rep|select1_c50_stats"
+      lg query --port "$R1PORT" --server-pid "$R1PID" --conns 50 --secs "$SECS" --sql "SELECT name FROM dbs" --label "rules|rep$rep|rows70_c50"
+      lg query --port "$R1000PORT" --server-pid "$R1000PID" --conns 50 --secs "$SECS" --sql "SELECT name FROM dbs" --label "rules1000|rep$rep|rows70_c50"
+      lg prepared --port "$R1PORT" --server-pid "$R1PID" --conns 50 --secs "$SECS" --sql "SELECT name FROM dbs" --label "rules|rep$rep|ps_rows70_c50"
+      lg prepared --port "$R1000PORT" --server-pid "$R1000PID" --conns 50 --secs "$SECS" --sql "SELECT name FROM dbs" --label "rules1000|rep$rep|ps_rows70_c50"
+      lg query --port "$R1000PORT" --server-pid "$R1000PID" --conns 50 --secs "$SECS" --sql "SELECT 1" --label "rules1000|rep$rep|select1_c50"
+      lg query --port "$JPORT" --server-pid "$JPID" --conns 50 --secs "$SECS" --sql "SELECT 1" --label "journal|rep$rep|select1_c50"
+      : >"$TMP/journal.jsonl"
       if [ -n "$SEEDPORT" ]; then
         lg query --port "$SEEDPORT" --server-pid "$SEEDPID" --conns 50 --secs "$SECS" --sql "SHOW DATABASES" --label "seed|rep$rep|rows70_c50"
         lg handshake --port "$SEEDPORT" --server-pid "$SEEDPID" --conns 50 --secs "$SECS" --label "seed|rep$rep|handshake_c50"
@@ -238,6 +269,27 @@ for key in ["handshake_c1", "handshake_c50", "handshake_c500", "storm_10000", "s
     if failed is not None:
         result[key]["failed"] = failed
     table.append((key, uv, mv, ratio, units.get(key, "ops/s"), tgt_text, extra))
+# Rules and the journal against the built-in answers of the same rep (issue
+# 10: rules answer at the built-in speed, with 1,000 regex rules as with one).
+for key, who, what in [("rows70_c50", "rules", "1 rule file"), ("rows70_c50", "rules1000", "behind 1,000 regex rules"),
+                       ("ps_rows70_c50", "rules", "1 rule file, prepared"), ("ps_rows70_c50", "rules1000", "behind 1,000 regex rules, prepared"),
+                       ("select1_c50", "rules1000", "SELECT 1 behind 1,000 regex rules"), ("select1_c50", "journal", "built-in answers with --journal FILE")]:
+    d = data.get(key, {})
+    rr, u = d.get(who, {}), d.get("understudy", {})
+    if not rr:
+        continue
+    rv = med([metric(key, r) for r in rr.values()])
+    uv = med([metric(key, r) for r in u.values()])
+    ratio = med([metric(key, rr[rep]) / metric(key, u[rep]) for rep in rr if rep in u and metric(key, u[rep])])
+    name = f"{who}_{key}"
+    cr, cb = cpu(rr), cpu(u)
+    note = f"{what} vs the built-in answers (MariaDB column = built-in)"
+    if cr and cb:
+        note += f"; server CPU/op {cr:.1f} vs {cb:.1f} us"
+    tgt = ">= 0.9x built-in"
+    ok = "PASS" if (ratio or 0) >= 0.9 else "below"
+    result[name] = {"understudy_rules": rv, "understudy_builtin": uv, "ratio": ratio, "unit": "ops/s", "note": note}
+    table.append((name, rv, uv, ratio, "ops/s", f"{tgt} {ok}", note))
 # The seed script against the built-in answers (issue: script paths at least
 # half as fast; at most 4 KiB per idle scripted connection).
 for key in ["rows70_c50", "handshake_c50", "idle_10000"]:

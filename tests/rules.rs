@@ -458,3 +458,46 @@ fn hostile_patterns_and_statements_stay_bounded() {
     let v: Option<i64> = c.query_first("SELECT 1").unwrap();
     assert_eq!(v, Some(1));
 }
+
+/// The README's complete example is examples/readme-rules.json, and it
+/// answers as the README says.
+#[test]
+fn the_readme_example_loads_and_answers() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let file = std::fs::read_to_string(root.join("examples/readme-rules.json")).unwrap();
+    let at = readme.find("### A complete example").unwrap();
+    let start = readme[at..].find("```json\n").unwrap() + at + 8;
+    let end = readme[start..].find("```").unwrap() + start;
+    assert_eq!(
+        &readme[start..end],
+        file,
+        "README and examples/readme-rules.json differ"
+    );
+    let server = server_with(&[root.join("examples/readme-rules.json")], Some(1));
+    let mut c = conn(&server);
+    let r: Option<(u64, String, mysql::Value)> = c
+        .exec_first("SELECT id, name, created FROM users WHERE id = ?", (7,))
+        .unwrap();
+    let r = r.unwrap();
+    assert_eq!((r.0, r.1.as_str()), (7, "ada"));
+    assert_eq!(r.2, Value::Date(2024, 1, 31, 12, 34, 56, 123_456));
+    let none: Vec<(u64, String, String)> = c
+        .query("SELECT id, name, created FROM users WHERE id = 8")
+        .unwrap();
+    assert!(none.is_empty());
+    let orders: Vec<(i64, Option<String>, String)> = c.query("SELECT * FROM orders").unwrap();
+    assert_eq!(orders.len(), 1000);
+    assert_eq!(orders[0].2, "2024-02-02 01:01:00");
+    for _ in 0..2 {
+        assert_eq!(
+            err_of(c.query_drop("UPDATE accounts SET x = 1").unwrap_err()).0,
+            1213
+        );
+    }
+    c.query_drop("UPDATE accounts SET x = 1").unwrap();
+    let n: Option<i64> = c.query_first("SELECT count(*) FROM report_daily").unwrap();
+    assert_eq!(n, Some(42));
+    c.query_drop("INSERT INTO orders VALUES (1)").unwrap();
+    assert_eq!(c.last_insert_id(), 42);
+}
