@@ -454,6 +454,23 @@ fn hostile_patterns_and_statements_stay_bounded() {
     let mut c = conn(&server);
     let evil = format!("{}c", "a".repeat(100_000));
     assert_eq!(err_of(c.query_drop(&evil).unwrap_err()).0, 101);
+    drop(c);
+    // an 8 MiB statement with the journal on: recorded cut, answered
+    let server = understudy::Builder::new({
+        let mut cfg = common::config();
+        cfg.rules = vec![dir.join("r.json")];
+        cfg
+    })
+    .journal()
+    .start()
+    .unwrap();
+    let mut c = conn(&server);
+    let huge = format!("INSERT INTO t VALUES ('{}')", "x".repeat(8 << 20));
+    assert_eq!(err_of(c.query_drop(&huge).unwrap_err()).0, 101);
+    let j = server.journal().unwrap();
+    let e = j.commands(|e| e.sql().is_some_and(|s| s.starts_with("INSERT INTO t")));
+    let ev = e[0].command().unwrap();
+    assert!(ev.truncated && ev.sql.as_ref().unwrap().len() <= understudy::journal::MAX_TEXT);
     c.query_drop("aaab7").unwrap();
     let v: Option<i64> = c.query_first("SELECT 1").unwrap();
     assert_eq!(v, Some(1));

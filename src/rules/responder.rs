@@ -20,6 +20,9 @@ use std::time::SystemTime;
 /// Distinct unmatched statement shapes kept for SHOW UNMATCHED.
 pub const MAX_UNMATCHED: usize = 1000;
 
+/// Bytes of an unmatched statement its shape key is computed from.
+pub const UNMATCHED_KEY_BYTES: usize = 1024;
+
 /// A statement no rule matched.
 #[derive(Debug, Clone, Serialize)]
 pub struct Unmatched {
@@ -185,8 +188,14 @@ impl RuleState {
     /// Counts an unmatched statement; a shape seen for the first time gets
     /// its nearest rule and a log line.
     fn note_unmatched(&mut self, text: &str) {
+        // statements are keyed by the shape of their first KiB: a thousand
+        // 64 MiB statements cost a thousand small keys, not 64 GiB
+        let mut end = text.len().min(UNMATCHED_KEY_BYTES);
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
         let mut sh = Shaped::default();
-        sh.of(text);
+        sh.of(&text[..end]);
         if let Some((_, u)) = self.unmatched.iter_mut().find(|(k, _)| *k == sh.shape) {
             u.count += 1;
             return;
@@ -196,7 +205,7 @@ impl RuleState {
         }
         let nearest = self
             .book
-            .nearest(text)
+            .nearest(&text[..end])
             .map(|(r, d)| (r.name.to_string(), d));
         match &nearest {
             Some((n, d)) => info!(

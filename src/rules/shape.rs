@@ -318,6 +318,56 @@ mod tests {
         assert!(!Lit::Num("1".into()).equals_json(&serde_json::Value::Null));
     }
 
+    /// Random statements built from SQL's troublesome pieces (quotes,
+    /// escapes, comments, minus signs, introducers, placeholders, bytes that
+    /// are not UTF-8 read lossily) never panic, and shaping is stable.
+    #[test]
+    fn random_statements_never_panic() {
+        let pieces = [
+            "'",
+            "\"",
+            "`",
+            "\\",
+            "--",
+            "/*",
+            "*/",
+            "/*!40101",
+            "#",
+            "\n",
+            "-",
+            "- 5",
+            "?",
+            "X'4",
+            "x'41'",
+            "_utf8mb4'a'",
+            "NULL",
+            " ",
+            ";",
+            "1e+",
+            "0x1F",
+            ".5",
+            "@@a.b",
+            "@x",
+            "é",
+            "\u{fffd}",
+            "SELECT",
+            "(",
+        ];
+        let mut rng = crate::rules::behaviour::Rng::new(9);
+        let mut sh = Shaped::default();
+        for _ in 0..20_000 {
+            let n = (rng.next_u64() % 12) as usize;
+            let s: String = (0..n)
+                .map(|_| pieces[(rng.next_u64() % pieces.len() as u64) as usize])
+                .collect();
+            sh.of(&s);
+            let first = sh.shape.clone();
+            sh.of(&s);
+            assert_eq!(first, sh.shape);
+            let _ = collapse(&s, true);
+        }
+    }
+
     #[test]
     fn collapsing() {
         assert_eq!(

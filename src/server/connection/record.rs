@@ -25,7 +25,12 @@ pub struct Note {
 
 impl Note {
     fn of(req: &Request<'_>) -> Note {
-        let text = |b: &[u8]| journal::cut(&String::from_utf8_lossy(b));
+        // cut the bytes first: a 64 MiB statement is never decoded whole
+        let text = |b: &[u8]| {
+            let head = b.get(..journal::MAX_TEXT + 4).unwrap_or(b);
+            let (t, cut) = journal::cut(&String::from_utf8_lossy(head));
+            (t, cut || head.len() < b.len())
+        };
         let mut truncated = false;
         let mut sql = |b: &[u8]| {
             let (t, cut) = text(b);
