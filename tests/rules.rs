@@ -222,6 +222,21 @@ fn a_delay_holds_one_answer_and_nobody_else() {
 }
 
 #[test]
+fn a_prefix_keeps_its_trailing_space() {
+    let server = understudy::Builder::new(common::config())
+        .rule(r#"{"match": {"prefix": "INSERT INTO t "}, "ok": {"affected_rows": 3}}"#)
+        .start()
+        .unwrap();
+    let mut c = conn(&server);
+    c.query_drop("insert  into t values (1)").unwrap();
+    assert_eq!(c.affected_rows(), 3);
+    assert_eq!(
+        err_of(c.query_drop("INSERT INTO tables VALUES (1)").unwrap_err()).0,
+        101
+    );
+}
+
+#[test]
 fn times_then_the_next_rule() {
     let server = server_with(&[example("05-times-probability.json")], None);
     let mut c = conn(&server);
@@ -259,6 +274,10 @@ fn probability_is_drawn_from_the_seed() {
 fn commands_users_and_databases() {
     let server = server_with(&[example("06-commands.json")], None);
     let mut c = conn(&server);
+    // a query with literals first (PyMySQL sends SET AUTOCOMMIT = 0): the
+    // INIT_DB rule is matched by the name alone
+    c.query_drop("SET AUTOCOMMIT = 0").unwrap();
+    let _: Option<i64> = c.query_first("SELECT 1").unwrap();
     let e = err_of(c.select_db("nosuchdb").unwrap_err());
     assert_eq!(e.0, 1049);
     c.select_db("app").unwrap();
@@ -423,8 +442,15 @@ fn a_bad_file_stops_start_up_and_says_where() {
     assert!(e.contains("one of sql, prefix, regex"), "{e}");
     let e = start_error(r#"{"rules": [{"match": {"sql": "x"}, "ok": {}, "error": {"code": 1}}]}"#);
     assert!(e.contains("exactly one answer"), "{e}");
-    let e = start_error(r#"{"rules": [{"match": {"sql": "x"}, "ok": {}, "colour": 1}]}"#);
-    assert!(e.contains("unknown field"), "{e}");
+    let e = start_error("{\"rules\": [\n{\"match\": {\"sql\": \"x\"}, \"ok\": {}},\n\n{\"name\": \"k\", \"match\": {\"sql\": \"y\"}, \"ok\": {},\n \"colour\": 1}]}");
+    assert!(
+        e.contains("rule 1 (\"k\")") && e.contains("unknown field") && e.contains("line 5"),
+        "{e}"
+    );
+    let e = start_error(
+        r#"{"rules": [{"name": "a", "match": {"sql": "x"}, "ok": {}}, {"name": "a", "match": {"sql": "y"}, "ok": {}}]}"#,
+    );
+    assert!(e.contains("two rules are named \"a\""), "{e}");
     let e = start_error(r#"{"rules": [{"match": {"sql": "x = ?", "params": [1, 2]}, "ok": {}}]}"#);
     assert!(e.contains("2 values for 1"), "{e}");
     let e = start_error(r#"{"rules": [{"match": {"sql": "x"}, "ok": {}, "probability": 2}]}"#);

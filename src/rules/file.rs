@@ -28,12 +28,14 @@ pub const MAX_CSV_ROWS: usize = 10_000_000;
 /// Most bytes a rule file may have (64 MiB): the file is read whole.
 pub const MAX_FILE_BYTES: u64 = 64 << 20;
 
-/// A rule file: `{ "rules": [ … ] }`.
+/// A rule file: `{ "rules": [ … ] }`. Each rule is kept as its text and
+/// read on its own, so that an error names its rule and the line in the file.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct FileSpec {
+pub struct FileSpec<'a> {
     /// The rules, in precedence order.
-    pub rules: Vec<RuleSpec>,
+    #[serde(borrow)]
+    pub rules: Vec<&'a serde_json::value::RawValue>,
 }
 
 /// One rule as written.
@@ -221,14 +223,31 @@ pub fn parse_file(text: &str, origin: &Origin) -> Result<Vec<Rule>, String> {
     spec.rules
         .into_iter()
         .enumerate()
-        .map(|(i, r)| {
-            let label = match &r.name {
+        .map(|(i, raw)| {
+            // where the rule starts in the file, for its errors' line numbers
+            let at = (raw.get().as_ptr() as usize).saturating_sub(text.as_ptr() as usize);
+            let first_line = text.get(..at).map_or(0, |t| t.matches('\n').count());
+            let name = serde_json::from_str::<NameOnly>(raw.get())
+                .ok()
+                .and_then(|n| n.name);
+            let label = match &name {
                 Some(n) => format!("rule {i} ({n:?})"),
                 None => format!("rule {i}"),
             };
+            let r: RuleSpec = serde_json::from_str(raw.get()).map_err(|e| {
+                let msg = e.to_string();
+                let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
+                format!("{label}: {msg} at line {}", first_line + e.line())
+            })?;
             compile(r, origin, i).map_err(|e| format!("{label}: {e}"))
         })
         .collect()
+}
+
+/// Just a rule's name, to name it in errors about the rest of it.
+#[derive(Deserialize)]
+struct NameOnly {
+    name: Option<String>,
 }
 
 /// Parses one rule given as JSON (ADD RULE, the embedding API).
@@ -277,7 +296,13 @@ fn compile(r: RuleSpec, origin: &Origin, index: usize) -> Result<Rule, String> {
             sql,
         )
     } else if let Some(p) = m.prefix {
-        (Pattern::Prefix(collapse(&p, true)), p)
+        // a trailing space is part of the prefix ("INSERT INTO t " is not
+        // "INSERT INTO tables"); runs of whitespace are one space
+        let mut norm = collapse(&p, true);
+        if p.ends_with(char::is_whitespace) && !norm.is_empty() {
+            norm.push(' ');
+        }
+        (Pattern::Prefix(norm), p)
     } else if let Some(re) = m.regex {
         regex::Regex::new(&re).map_err(|e| format!("match.regex: {e}"))?;
         (Pattern::Regex(re.clone()), re)

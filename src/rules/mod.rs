@@ -186,6 +186,15 @@ impl RuleBook {
     /// Indexes `rules` (precedence is their order).
     pub fn new(rules: Vec<Rc<Rule>>) -> Result<RuleBook, String> {
         let mut b = RuleBook::default();
+        let mut names = std::collections::HashMap::new();
+        for r in &rules {
+            if let Some(first) = names.insert(r.name.clone(), r.file.clone()) {
+                return Err(format!(
+                    "two rules are named {:?} (in {first} and in {}): names must be unique",
+                    &*r.name, r.file
+                ));
+            }
+        }
         let mut regexes = Vec::new();
         for (i, r) in rules.iter().enumerate() {
             if r.command != CommandKind::Query {
@@ -286,7 +295,8 @@ impl RuleBook {
         if probe.command != CommandKind::Query && !other_matches(r, probe.text) {
             return false;
         }
-        if let Pattern::Sql { lits, .. } = &r.pattern {
+        // a query's literals (another command's name is matched whole above)
+        if let (Pattern::Sql { lits, .. }, CommandKind::Query) = (&r.pattern, probe.command) {
             let got = &scratch.shaped.lits;
             if got.len() != lits.len() || !lits.iter().zip(got).all(|(w, g)| w.accepts(g)) {
                 return false;

@@ -35,6 +35,21 @@ pub struct PausedRows {
 }
 
 impl PausedRows {
+    /// A resultset about to be written (its column definitions are out).
+    fn new(rs: ResultSet, format: RowFormat, status: u16, cut: Option<Box<Cut>>) -> PausedRows {
+        PausedRows {
+            columns: rs.columns,
+            rows: rs.rows,
+            format,
+            warnings: rs.warnings,
+            status,
+            rest: VecDeque::new(),
+            cut,
+            tail: None,
+            drip: None,
+        }
+    }
+
     /// Makes the rest of the answer drip out too.
     pub fn set_drip(&mut self, drip: (usize, std::time::Duration)) {
         self.drip = Some(drip);
@@ -142,17 +157,7 @@ pub fn encode_cut(
         other => return encode(enc, other, format, status, written),
     };
     enc.columns(&rs.columns, status);
-    let mut p = PausedRows {
-        columns: rs.columns,
-        rows: rs.rows,
-        format,
-        warnings: rs.warnings,
-        status,
-        rest: VecDeque::new(),
-        cut: Some(Box::new(cut)),
-        tail: None,
-        drip: None,
-    };
+    let mut p = PausedRows::new(rs, format, status, Some(Box::new(cut)));
     match rows(enc, &mut p, written) {
         One::Next | One::Stop => Progress::Done,
         One::Paused(()) => Progress::Paused(Box::new(p)),
@@ -209,17 +214,12 @@ pub fn open_cursor(
     if enc.deprecate_eof() {
         enc.end(0, status | st::CURSOR_EXISTS);
     }
-    Some(Box::new(PausedRows {
-        columns: rs.columns,
-        rows: rs.rows,
-        format: RowFormat::Binary,
-        warnings: rs.warnings,
+    Some(Box::new(PausedRows::new(
+        rs,
+        RowFormat::Binary,
         status,
-        rest: VecDeque::new(),
-        cut: None,
-        tail: None,
-        drip: None,
-    }))
+        None,
+    )))
 }
 
 /// COM_STMT_FETCH: up to `n` rows of an open cursor, then an EOF with
@@ -368,17 +368,7 @@ fn one(
         Reply::Rows(rs) => {
             enc.columns(&rs.columns, status);
             // boxed only if it pauses: most resultsets are written at once
-            let mut p = PausedRows {
-                columns: rs.columns,
-                rows: rs.rows,
-                format,
-                warnings: rs.warnings,
-                status,
-                rest: VecDeque::new(),
-                cut: None,
-                tail: None,
-                drip: None,
-            };
+            let mut p = PausedRows::new(rs, format, status, None);
             match rows(enc, &mut p, written) {
                 One::Next => One::Next,
                 One::Stop => One::Stop,

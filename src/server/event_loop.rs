@@ -560,24 +560,16 @@ impl EventLoop {
             )));
             let nonce = self.nonces.next_nonce();
             let slot = &mut self.conns[key];
-            let (config, responder, journal, stats) = match (&mut self.admin, admin) {
-                (Some(a), true) => (&a.config, a.responder.as_mut(), None, &a.stats),
-                _ => (
-                    &self.config,
-                    self.responder.as_mut(),
-                    self.journal.as_ref(),
-                    &*self.stats,
-                ),
-            };
-            let mut ctx = Ctx {
-                config,
-                responder,
-                stats,
-                scratch: &mut self.scratch_payload,
+            let mut ctx = ctx_for(
+                &mut self.admin,
+                admin,
+                &self.config,
+                &mut self.responder,
+                self.journal.as_ref(),
+                &self.stats,
+                &mut self.scratch_payload,
                 now,
-                journal,
-                note: None,
-            };
+            );
             self.scratch_out.clear();
             let out = &mut self.scratch_out;
             if connection::guarded(id, || slot.conn.start(&mut ctx, out, nonce)).is_none() {
@@ -677,24 +669,16 @@ impl EventLoop {
     /// the batch. A panic in the connection's own code closes that connection.
     fn process(&mut self, key: usize, work: Work) {
         let slot = &mut self.conns[key]; // invariant: callers pass a live key
-        let (config, responder, journal, stats) = match (&mut self.admin, slot.admin) {
-            (Some(a), true) => (&a.config, a.responder.as_mut(), None, &a.stats),
-            _ => (
-                &self.config,
-                self.responder.as_mut(),
-                self.journal.as_ref(),
-                &*self.stats,
-            ),
-        };
-        let mut ctx = Ctx {
-            config,
-            responder,
-            stats,
-            scratch: &mut self.scratch_payload,
-            now: Instant::now(),
-            journal,
-            note: None,
-        };
+        let mut ctx = ctx_for(
+            &mut self.admin,
+            slot.admin,
+            &self.config,
+            &mut self.responder,
+            self.journal.as_ref(),
+            &self.stats,
+            &mut self.scratch_payload,
+            Instant::now(),
+        );
         self.scratch_out.clear();
         let queued = slot.output.len();
         let out = &mut self.scratch_out;
@@ -1061,6 +1045,35 @@ impl EventLoop {
         for k in keys {
             self.close(k, "server shutdown");
         }
+    }
+}
+
+/// What a connection's commands run with: the admin port's configuration,
+/// responders and counters for an admin connection (and no journal), the
+/// server's for a client.
+#[allow(clippy::too_many_arguments)]
+fn ctx_for<'a>(
+    admin: &'a mut Option<Admin>,
+    is_admin: bool,
+    config: &'a Config,
+    responder: &'a mut Box<dyn Responder>,
+    journal: Option<&'a crate::journal::Journal>,
+    stats: &'a Stats,
+    scratch: &'a mut Vec<u8>,
+    now: Instant,
+) -> Ctx<'a> {
+    let (config, responder, journal, stats) = match (admin, is_admin) {
+        (Some(a), true) => (&a.config, a.responder.as_mut(), None, &a.stats),
+        _ => (config, responder.as_mut(), journal, stats),
+    };
+    Ctx {
+        config,
+        responder,
+        stats,
+        scratch,
+        now,
+        journal,
+        note: None,
     }
 }
 
