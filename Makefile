@@ -19,7 +19,7 @@ BIN := target/release/understudy
 BUILD := $(CARGO) build --release --bin understudy
 endif
 
-.PHONY: build run test deps unit compat drivers lint bench soak fuzz ci clean
+.PHONY: build run test deps unit compat pytest drivers lint bench soak fuzz ci clean
 
 # Build the release binary ($(BIN)).
 build:
@@ -30,7 +30,7 @@ run: build
 	./$(BIN) --port $(PORT)
 
 # Install what the tests need, then run every test (unit, integration, real clients).
-test: deps lint unit compat drivers
+test: deps lint unit compat pytest drivers
 
 # System packages and Python clients for the real-client checks (idempotent).
 # gawk: the CLI checks sum 200,000 ids with awk, beyond what mawk's %d prints.
@@ -46,6 +46,12 @@ unit:
 # Real clients (mariadb CLI, PyMySQL, mysql-connector-python) against a server started here.
 compat: build
 	UNDERSTUDY_BIN=$(abspath $(BIN)) bash scripts/compat.sh $(SHARED)
+
+# The pytest kit (python/: pip install ./python) and the real-client tests of
+# the JSON rules, the journal and the admin port (PyMySQL, mysql-connector-python,
+# SQLAlchemy, the mariadb CLI, mariadb-slap, sysbench), on servers started here.
+pytest: build
+	UNDERSTUDY_BIN=$(abspath $(BIN)) bash scripts/pytest.sh
 
 # The driver matrix (scripts/drivers/): Python, Node, PHP, Perl, Go, Java
 # and sysbench clients, text and prepared, against the built-in answers and
