@@ -3,11 +3,16 @@
 #
 # usage: scripts/drivers.sh [BIN]        (BIN defaults to $UNDERSTUDY_BIN)
 #
-# Starts two servers on ports the kernel picks (--port 0, read back from the
-# server's "listening on" line): `builtin` (the built-in answers) and `rules`
-# (--lua-script examples/rules.lua). Runs every executable
-# scripts/drivers/check-* as `check-NAME HOST PORT MODE` for each MODE and
-# collects the lines they print on stdout:
+# Starts a server per mode on ports the kernel picks (--port 0, read back
+# from the server's "listening on" line): `builtin` (the built-in answers),
+# `rules` (--lua-script examples/rules.lua) and `json` (--rules DIR and no
+# script: examples/rules.lua's answers as JSON rules, DIR written into the log
+# folder by examples/rules/matrix/generate.sh: the committed matrix.json plus
+# the per-id users rules and the 200,000-row CSV of SELECT * FROM big). Runs
+# every executable scripts/drivers/check-* as `check-NAME HOST PORT MODE` for
+# each MODE (json runs the checks with MODE `rules`: they expect exactly
+# rules.lua's answers; the runner writes `json` as field 3 of their verdict
+# lines) and collects the lines they print on stdout:
 #     PASS <driver> <mode> <scenario> <detail>
 #     FAIL <driver> <mode> <scenario> <detail>
 #     N/A  <driver> <mode> <scenario> <detail>
@@ -18,7 +23,7 @@
 # server died or exited non-zero), 2 on a usage error.
 #
 # env: DRIVERS_ONLY   check names to run (e.g. "pymysql mysql2"; default all)
-#      DRIVERS_MODES  modes to run (default "builtin rules")
+#      DRIVERS_MODES  modes to run (default "builtin rules json")
 #      DRIVERS_JOBS   check runs at once (default 2; each is one check x one mode)
 #      DRIVERS_TIMEOUT seconds one check run may take (default 300: a liveness
 #                     limit, not a timing assertion)
@@ -28,6 +33,9 @@
 #                     temporary folder, kept and named at the end)
 #      DRIVERS_RUST_LOG  RUST_LOG for the servers (default info)
 #      DRIVERS_RULES  the rules script (default examples/rules.lua)
+#      DRIVERS_JSON_GEN  the json mode's rules generator, run as `GEN DIR IDS`
+#                     (default examples/rules/matrix/generate.sh; IDS is
+#                     max(DRIVERS_MANY, 9): users-N rules for ids 0..IDS-1)
 set -u
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CHECKS="$ROOT/scripts/drivers"
@@ -38,7 +46,8 @@ if [ -z "$BIN" ] || [ ! -x "$BIN" ]; then
 fi
 BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")
 RULES=${DRIVERS_RULES:-$ROOT/examples/rules.lua}
-MODES=${DRIVERS_MODES:-builtin rules}
+MODES=${DRIVERS_MODES:-builtin rules json}
+JSON_GEN=${DRIVERS_JSON_GEN:-$ROOT/examples/rules/matrix/generate.sh}
 JOBS=${DRIVERS_JOBS:-2}
 TMO=${DRIVERS_TIMEOUT:-300}
 export DRIVERS_MANY=${DRIVERS_MANY:-500}
@@ -86,7 +95,15 @@ for m in $MODES; do
   case "$m" in
     builtin) start_server builtin || fail=1 ;;
     rules) start_server rules --lua-script "$RULES" || fail=1 ;;
-    *) echo "FAIL runner $m mode unknown mode '$m' (builtin or rules)"; fail=1 ;;
+    json)
+      # the rules directory: written afresh for this run, none of it a script
+      ids=$(( DRIVERS_MANY > 9 ? DRIVERS_MANY : 9 ))
+      if rm -rf "$LOG/rules-json" && timeout -k 5 120 bash "$JSON_GEN" "$LOG/rules-json" "$ids" >"$LOG/rules-json.gen.log" 2>&1; then
+        start_server json --rules "$LOG/rules-json" || fail=1
+      else
+        echo "FAIL server json start rules generator $JSON_GEN failed: $(tail -c 400 "$LOG/rules-json.gen.log" | tr '\n' ' ')"; fail=1
+      fi ;;
+    *) echo "FAIL runner $m mode unknown mode '$m' (builtin, rules or json)"; fail=1 ;;
   esac
 done
 
@@ -113,10 +130,18 @@ run_one() {
   if [ -z "$port" ]; then
     echo "FAIL $n $m check server for mode $m did not start" >"$out"; echo 0 >"$LOG/$n.$m.secs"; return
   fi
+  # json mode: the checks expect rules.lua's answers (MODE rules); their
+  # verdict lines are labelled json (field 3)
+  local arg=$m
+  [ "$m" = json ] && arg=rules
   local t=$(date +%s)
-  timeout -k 10 "$TMO" "$CHECKS/check-$n" "$HOST" "$port" "$m" >"$raw" 2>"$err" </dev/null
+  timeout -k 10 "$TMO" "$CHECKS/check-$n" "$HOST" "$port" "$arg" >"$raw" 2>"$err" </dev/null
   local rc=$? secs=$(( $(date +%s) - t ))
-  grep -E '^(PASS|FAIL|N/A) [^ ]+ [^ ]+ [^ ]+' "$raw" | cut -c1-600 >"$out"
+  if [ "$m" = json ]; then
+    grep -E '^(PASS|FAIL|N/A) [^ ]+ [^ ]+ [^ ]+' "$raw" | sed -E 's/^(PASS|FAIL|N\/A) ([^ ]+) [^ ]+ /\1 \2 json /' | cut -c1-600 >"$out"
+  else
+    grep -E '^(PASS|FAIL|N/A) [^ ]+ [^ ]+ [^ ]+' "$raw" | cut -c1-600 >"$out"
+  fi
   local why=""
   if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then why="timed out after ${TMO}s (rc=$rc)"
   elif ! [ -s "$out" ]; then why="no verdict (rc=$rc)"
@@ -142,7 +167,7 @@ report_done() {
     reported=$((reported + 1))
   done
 }
-others() { jobs -rp | grep -cvxF -e "${SPID[builtin]:-x}" -e "${SPID[rules]:-x}"; }
+others() { jobs -rp | grep -cvxF -e "${SPID[builtin]:-x}" -e "${SPID[rules]:-x}" -e "${SPID[json]:-x}"; }
 for r in "${runs[@]}"; do
   set -- $r
   while [ "$(others)" -ge "$JOBS" ]; do
