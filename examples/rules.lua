@@ -37,6 +37,7 @@ local function describing()
 end
 
 local UNSIGNED = 32
+local ZEROFILL = 64 -- MySQL flags YEAR columns UNSIGNED ZEROFILL
 local BINARY_FLAG = 128
 
 local typed_fields = {
@@ -54,7 +55,7 @@ local typed_fields = {
     { name = "c_datetime", type = T.MYSQL_TYPE_DATETIME, length = 26, decimals = 6 },
     { name = "c_timestamp", type = T.MYSQL_TYPE_TIMESTAMP, length = 19 },
     { name = "c_time", type = T.MYSQL_TYPE_TIME, length = 17, decimals = 6 },
-    { name = "c_year", type = T.MYSQL_TYPE_YEAR, length = 4, flags = UNSIGNED },
+    { name = "c_year", type = T.MYSQL_TYPE_YEAR, length = 4, flags = UNSIGNED + ZEROFILL },
 }
 
 local typed_rows = {

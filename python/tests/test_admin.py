@@ -146,9 +146,6 @@ def test_reset_stats(server):
     assert s["rules"] == 5  # not a counter
 
 
-@pytest.mark.xfail(strict=True, reason="server bug: the admin port's own logins and statements are counted in SHOW "
-                   "STATS (logins_ok, commands, statements, com_query) though its connections are not "
-                   "(connections_total)")
 def test_admin_traffic_is_not_counted(server):
     server.admin("RESET STATS")
     first, second = stats(server), stats(server)

@@ -96,14 +96,9 @@ def test_mark_and_since(understudy):
     assert server.journal.sql(since=mark, rule="report-regex") == ["SELECT COUNT(*) FROM clicks"]
 
 
-# --- server bugs: lines that wait in the server's buffer ----------------------------------
-
-BUFFER_BUG = ("server bug: a journal line written outside the read path (an answer sent from a timer: delay_ms, "
-              "drip; the faults close_before and reset; disconnects) stays in the server's buffer until some later "
-              "event is written")
+# --- lines of answers sent later (timers, faults) and of disconnects -----------------------
 
 
-@pytest.mark.xfail(strict=True, reason=BUFFER_BUG)
 @pytest.mark.parametrize("sql", ["SELECT 'slow'", "SELECT 'drip'", "SELECT 'close_before'", "SELECT 'reset'"])
 def test_line_of_a_timer_answer_is_written_before_the_answer(understudy, sql):
     server = understudy(rules=rules("03-delay", "04-faults"))
@@ -116,7 +111,6 @@ def test_line_of_a_timer_answer_is_written_before_the_answer(understudy, sql):
     assert server.journal.commands()[-1]["sql"] == sql
 
 
-@pytest.mark.xfail(strict=True, reason=BUFFER_BUG)
 def test_disconnect_line_is_written_when_the_client_leaves(understudy):
     server = understudy()
     conn = server.connect()
