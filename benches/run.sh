@@ -286,8 +286,10 @@ for key, who, what in [("rows70_c50", "rules", "1 rule file"), ("rows70_c50", "r
     note = f"{what} vs the built-in answers (MariaDB column = built-in)"
     if cr and cb:
         note += f"; server CPU/op {cr:.1f} vs {cb:.1f} us"
-    tgt = ">= 0.9x built-in"
-    ok = "PASS" if (ratio or 0) >= 0.9 else "below"
+    # rules should answer at the built-in speed; the journal is a cost
+    # (a JSON line and a write per batch), reported without a target
+    tgt = ">= 0.9x built-in" if who != "journal" else "(cost of the journal)"
+    ok = ("PASS" if (ratio or 0) >= 0.9 else "below") if who != "journal" else ""
     result[name] = {"understudy_rules": rv, "understudy_builtin": uv, "ratio": ratio, "unit": "ops/s", "note": note}
     table.append((name, rv, uv, ratio, "ops/s", f"{tgt} {ok}", note))
 # The seed script against the built-in answers (issue: script paths at least

@@ -251,17 +251,21 @@ impl RuleBook {
                 }
             }
             if !self.prefixes.is_empty() {
-                let lower = shape::collapse(probe.text, true);
+                shape::collapse_reuse(probe.text, true, &mut scratch.collapsed);
                 for (p, i) in &self.prefixes {
-                    if lower.starts_with(p.as_str()) {
+                    if scratch.collapsed.starts_with(p.as_str()) {
                         scratch.candidates.push(*i);
                     }
                 }
             }
             if let Some(set) = &self.regex {
-                let text = shape::collapse(probe.text, false);
-                for m in set.matches(&text).iter() {
-                    scratch.candidates.push(self.regex_rules[m]);
+                shape::collapse_reuse(probe.text, false, &mut scratch.collapsed);
+                // one early-stopping pass first: most statements match no
+                // regex, and only a match needs the (costlier) list of all
+                if set.is_match(&scratch.collapsed) {
+                    for m in set.matches(&scratch.collapsed).iter() {
+                        scratch.candidates.push(self.regex_rules[m]);
+                    }
                 }
             }
         }
@@ -405,6 +409,8 @@ pub struct Scratch {
     shaped: Shaped,
     shaped_for: bool,
     candidates: Vec<usize>,
+    /// The collapsed statement (prefix and regex rules).
+    collapsed: String,
 }
 
 #[cfg(test)]

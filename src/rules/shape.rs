@@ -146,16 +146,17 @@ impl Shaped {
                     prev = Some(if *c == b')' { Prev::Close } else { Prev::Punct });
                 }
                 Tok::Word(w) => {
-                    let lower = w.to_lowercase();
-                    self.push_word(&lower);
-                    prev = Some(if BEFORE_NEGATIVE.contains(&lower.as_str()) {
-                        Prev::Keyword
-                    } else {
-                        Prev::Name
-                    });
+                    self.push_lower(w);
+                    prev = Some(
+                        if BEFORE_NEGATIVE.iter().any(|k| k.eq_ignore_ascii_case(w)) {
+                            Prev::Keyword
+                        } else {
+                            Prev::Name
+                        },
+                    );
                 }
                 Tok::Ident(i) => {
-                    self.push_word(&i.to_lowercase());
+                    self.push_lower(i);
                     prev = Some(Prev::Name);
                 }
                 Tok::SysVar(scope, name) => {
@@ -189,6 +190,18 @@ impl Shaped {
     fn flush_minus(&mut self, minus: &mut bool) {
         if std::mem::take(minus) {
             self.push_word("-");
+        }
+    }
+
+    /// A word, lower-cased as it is appended (no allocation of its own).
+    fn push_lower(&mut self, w: &str) {
+        if !self.shape.is_empty() {
+            self.shape.push(' ');
+        }
+        if w.is_ascii() {
+            self.shape.extend(w.chars().map(|c| c.to_ascii_lowercase()));
+        } else {
+            self.shape.extend(w.chars().flat_map(char::to_lowercase));
         }
     }
 
@@ -227,6 +240,12 @@ pub fn collapse(sql: &str, lower: bool) -> String {
     let mut out = String::with_capacity(sql.len());
     collapse_into(sql, lower, &mut out);
     out
+}
+
+/// [`collapse`] into `out` (cleared first), keeping its capacity.
+pub fn collapse_reuse(sql: &str, lower: bool, out: &mut String) {
+    out.clear();
+    collapse_into(sql, lower, out);
 }
 
 fn collapse_into(sql: &str, lower: bool, out: &mut String) {
