@@ -250,6 +250,36 @@ fn build(
     Ok((Box::new(chain), extras, journal))
 }
 
+/// Loads or generates the RSA key of caching_sha2_password's full
+/// authentication when logins are checked with that plugin (or a key file
+/// is given), and reports its public key as
+/// `@@caching_sha2_password_public_key`.
+pub fn prepare_keys(config: &mut Config) -> io::Result<()> {
+    use protocol::consts::plugin;
+    let needed = !config.users.is_empty() && config.auth_plugin == plugin::CACHING_SHA2;
+    if config.auth_key.is_none() && (needed || config.rsa_private_key.is_some()) {
+        let key = match &config.rsa_private_key {
+            Some(p) => server::keys::AuthKey::load(p),
+            None => server::keys::AuthKey::generate(),
+        }
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        log::info!(
+            "caching_sha2_password: RSA key {} for full authentication",
+            if config.rsa_private_key.is_some() {
+                "loaded"
+            } else {
+                "generated"
+            }
+        );
+        config.vars.push((
+            "caching_sha2_password_public_key".to_string(),
+            key.public_pem().to_string(),
+        ));
+        config.auth_key = Some(Arc::new(key));
+    }
+    Ok(())
+}
+
 /// Builds the responders a configuration asks for (see `build`).
 pub fn make_responder(config: &Config, stats: &Arc<Stats>) -> io::Result<Box<dyn Responder>> {
     build(config, stats, Embedded::default()).map(|(r, ..)| r)
@@ -261,10 +291,11 @@ pub fn make_responder(config: &Config, stats: &Arc<Stats>) -> io::Result<Box<dyn
 /// First raises the process's soft descriptor limit to the hard one
 /// ([`raise_fd_limit`]): a server is its descriptors. [`start`] leaves the
 /// limit to its embedder.
-pub fn run(config: Config, ready: impl FnOnce(SocketAddr, Control)) -> io::Result<()> {
+pub fn run(mut config: Config, ready: impl FnOnce(SocketAddr, Control)) -> io::Result<()> {
     if let Err(e) = raise_fd_limit() {
         log::warn!("cannot read the descriptor limit: {e}");
     }
+    prepare_keys(&mut config)?;
     let stats = Arc::new(Stats::default());
     let (responder, extras, _) = build(&config, &stats, Embedded::default())?;
     let lp = server::EventLoop::bind_with(config, responder, stats, extras)?;
@@ -367,7 +398,11 @@ impl Builder {
 
     /// Starts the server on a thread of its own; returns once it listens.
     pub fn start(self) -> io::Result<ServerHandle> {
-        let Builder { config, embedded } = self;
+        let Builder {
+            mut config,
+            embedded,
+        } = self;
+        prepare_keys(&mut config)?;
         let (tx, rx) = mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("understudy".into())

@@ -120,9 +120,11 @@ fn auth_switch_round_trip_on_the_wire() {
     assert_eq!((seq, ok[0]), (5, 0));
 }
 
-/// A caching_sha2 client asking for the server's public key (full auth) gets a clear error.
+/// A public-key request where the server asked for no full authentication
+/// (here: the answer to an auth switch) is a wrong password: ERR 1045, close.
+/// (The full authentication itself: tests/full_auth.rs.)
 #[test]
-fn full_auth_request_gets_a_clear_error() {
+fn full_auth_request_out_of_place_is_refused() {
     let server = common::start(with_users("caching_sha2_password"));
     let mut s = common::raw(&server);
     let (_, g) = common::read_packet(&mut s).unwrap();
@@ -147,7 +149,7 @@ fn full_auth_request_gets_a_clear_error() {
     let (_, e) = common::read_packet(&mut s).unwrap();
     let e = decode_err(&e).unwrap();
     assert_eq!(e.code, 1045);
-    assert!(String::from_utf8_lossy(e.message).contains("full authentication"));
+    assert!(String::from_utf8_lossy(e.message).contains("Access denied"));
     assert!(
         common::read_packet(&mut s).is_none(),
         "closed after the error"

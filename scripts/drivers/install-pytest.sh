@@ -13,6 +13,8 @@ ROOT="$(cd "$HERE/../.." && pwd)"
 VENV=${DRIVERS_VENV:-$HOME/.cache/mysql-compat-venv}
 PYTEST_VERSION=9.2.0
 SQLALCHEMY_VERSION=2.1.9
+# PyMySQL's RSA key exchange (caching_sha2_password full authentication)
+CRYPTOGRAPHY_VERSION=50.0.2
 export DEBIAN_FRONTEND=noninteractive
 
 if ! dpkg -s mariadb-client >/dev/null 2>&1; then
@@ -25,14 +27,14 @@ bash "$HERE/install-python.sh"
 bash "$HERE/install-sysbench.sh"
 
 pip_install() { "$VENV/bin/pip" install -q --disable-pip-version-check "$@"; }
-if ! "$VENV/bin/python" - "$PYTEST_VERSION" "$SQLALCHEMY_VERSION" 2>/dev/null <<'PY'
+if ! "$VENV/bin/python" - "$PYTEST_VERSION" "$SQLALCHEMY_VERSION" "$CRYPTOGRAPHY_VERSION" 2>/dev/null <<'PY'
 import sys
 from importlib.metadata import version
-sys.exit(0 if (version("pytest"), version("SQLAlchemy")) == tuple(sys.argv[1:3]) else 1)
+sys.exit(0 if (version("pytest"), version("SQLAlchemy"), version("cryptography")) == tuple(sys.argv[1:4]) else 1)
 PY
 then
-  echo "[install-pytest] pip install pytest==$PYTEST_VERSION SQLAlchemy==$SQLALCHEMY_VERSION into $VENV"
-  pip_install "pytest==$PYTEST_VERSION" "SQLAlchemy==$SQLALCHEMY_VERSION"
+  echo "[install-pytest] pip install pytest==$PYTEST_VERSION SQLAlchemy==$SQLALCHEMY_VERSION cryptography==$CRYPTOGRAPHY_VERSION into $VENV"
+  pip_install "pytest==$PYTEST_VERSION" "SQLAlchemy==$SQLALCHEMY_VERSION" "cryptography==$CRYPTOGRAPHY_VERSION"
 fi
 
 # the kit: installed as a user would (pip install ./python), again when a source file changed

@@ -43,7 +43,7 @@ pub fn caching_sha2_scramble(password: &[u8], nonce: &[u8]) -> Vec<u8> {
 }
 
 /// Compares in time independent of where the first difference is.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 

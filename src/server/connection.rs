@@ -63,6 +63,10 @@ pub enum Phase {
         /// The plugin we switched to.
         plugin: &'static str,
     },
+    /// caching_sha2_password's full authentication: "perform full
+    /// authentication" sent; waiting for a public-key request or the
+    /// password (RSA-encrypted; in clear over a Unix socket).
+    FullAuth,
     /// Logged in: commands.
     Command,
     /// LOAD DATA LOCAL INFILE: reading the client's file data until an empty packet.
@@ -370,15 +374,17 @@ impl Connection {
         out: &mut Vec<u8>,
     ) {
         match self.phase {
-            Phase::Handshake | Phase::AuthSwitch { .. } => {
+            Phase::Handshake | Phase::AuthSwitch { .. } | Phase::FullAuth => {
                 if seq != self.seq {
                     return self.out_of_order(seq, ctx, out);
                 }
                 self.seq = last_seq.wrapping_add(1);
-                if let Phase::AuthSwitch { plugin } = self.phase {
-                    self.on_switch_response(plugin, payload, ctx, out)
-                } else {
-                    self.on_handshake_response(payload, ctx, out)
+                match self.phase {
+                    Phase::AuthSwitch { plugin } => {
+                        self.on_switch_response(plugin, payload, ctx, out)
+                    }
+                    Phase::FullAuth => self.on_full_auth(payload, ctx, out),
+                    _ => self.on_handshake_response(payload, ctx, out),
                 }
             }
             Phase::LocalInfile { bytes } => {
@@ -522,19 +528,47 @@ impl Connection {
         ctx: &mut Ctx<'_>,
         out: &mut Vec<u8>,
     ) {
-        if payload == [2] {
-            // caching_sha2_password asking for the server's RSA key: full auth.
-            ctx.stats.handshakes_failed.add(1);
-            self.record_login(ctx, Some(er::ER_ACCESS_DENIED_ERROR.code));
-            return self.fail(
-                ctx,
-                out,
-                er::ER_ACCESS_DENIED_ERROR.with(
-                    b"caching_sha2_password full authentication needs TLS or an RSA key exchange, which understudy does not offer",
-                ),
-            );
-        }
         self.verify(plugin, payload, ctx, out);
+    }
+
+    /// caching_sha2_password's full authentication, after "perform full
+    /// authentication": `0x02` asks for the public key (sent, PEM, in an
+    /// AuthMoreData); anything else is the password, RSA-encrypted with it
+    /// (XOR the nonce), or in clear over a Unix socket (which MySQL counts
+    /// as secure). Checked against `--user`: OK, or ERR 1045 and close.
+    fn on_full_auth(&mut self, payload: &[u8], ctx: &mut Ctx<'_>, out: &mut Vec<u8>) {
+        let key = ctx.config.auth_key.clone();
+        if payload == [2] {
+            let Some(key) = key else {
+                return self.deny(ctx, out, true);
+            };
+            let mut seq = self.seq;
+            let start = packet::begin(out);
+            handshake::encode_auth_more_data(out, key.public_pem().as_bytes());
+            packet::finish(out, start, &mut seq);
+            self.seq = seq;
+            return;
+        }
+        let password = match self.session.peer {
+            crate::responder::Peer::Unix => {
+                Some(payload.strip_suffix(&[0]).unwrap_or(payload).to_vec())
+            }
+            _ => key.and_then(|k| k.password(payload, &self.session.nonce)),
+        };
+        let user = ctx
+            .config
+            .users
+            .iter()
+            .find(|u| u.name == self.session.user);
+        let ok = match (user, password) {
+            (Some(u), Some(p)) => auth::constant_time_eq(u.password.as_bytes(), &p),
+            _ => false,
+        };
+        if ok {
+            self.session.auth_plugin = Cow::Borrowed(plugin::CACHING_SHA2);
+            return self.login_ok(ctx, out, false);
+        }
+        self.deny(ctx, out, true);
     }
 
     fn verify(
@@ -549,6 +583,21 @@ impl Connection {
             .users
             .iter()
             .find(|u| u.name == self.session.user);
+        if plugin == plugin::CACHING_SHA2 && ctx.config.auth_cache_cold && !response.is_empty() {
+            // a cold cache: the scramble cannot be checked against a cached
+            // hash, so "perform full authentication" (0x04)
+            debug!(
+                "conn {}: caching_sha2_password full authentication",
+                self.session.id
+            );
+            let mut seq = self.seq;
+            let start = packet::begin(out);
+            handshake::encode_auth_more_data(out, &[4]);
+            packet::finish(out, start, &mut seq);
+            self.seq = seq;
+            self.phase = Phase::FullAuth;
+            return;
+        }
         let ok = user.is_some_and(|u| {
             auth::verify(plugin, u.password.as_bytes(), &self.session.nonce, response)
         });
@@ -557,12 +606,17 @@ impl Connection {
             let fast_auth = plugin == plugin::CACHING_SHA2 && !response.is_empty();
             return self.login_ok(ctx, out, fast_auth);
         }
+        self.deny(ctx, out, !response.is_empty());
+    }
+
+    /// ERR 1045 "Access denied", counted and journaled, and close.
+    fn deny(&mut self, ctx: &mut Ctx<'_>, out: &mut Vec<u8>, with_password: bool) {
         ctx.stats.handshakes_failed.add(1);
         let msg = format!(
             "Access denied for user '{}'@'{}' (using password: {})",
             self.session.user,
             self.session.peer.host(),
-            if response.is_empty() { "NO" } else { "YES" }
+            if with_password { "YES" } else { "NO" }
         );
         debug!("conn {}: {msg}", self.session.id);
         self.record_login(ctx, Some(er::ER_ACCESS_DENIED_ERROR.code));

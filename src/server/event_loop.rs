@@ -1003,7 +1003,9 @@ impl EventLoop {
                     database: sess.database.clone(),
                     address: sess.peer.to_string(),
                     state: match s.conn.phase() {
-                        Phase::Handshake | Phase::AuthSwitch { .. } => "handshake",
+                        Phase::Handshake | Phase::AuthSwitch { .. } | Phase::FullAuth => {
+                            "handshake"
+                        }
                         Phase::Command if s.conn.has_pending() => "sending",
                         Phase::Command if s.conn.hold().is_some() => "delayed",
                         Phase::Command => "idle",

@@ -7,6 +7,7 @@ pub mod buffer;
 pub mod connection;
 pub mod encode;
 pub mod event_loop;
+pub mod keys;
 pub mod listener;
 pub mod nonce;
 pub mod statements;
