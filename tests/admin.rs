@@ -57,12 +57,7 @@ fn stat(c: &mut Conn, name: &str) -> u64 {
         .unwrap_or_else(|| panic!("no {name} in SHOW STATS"))
 }
 
-fn code(e: mysql::Error) -> u16 {
-    match e {
-        mysql::Error::MySqlError(e) => e.code,
-        other => panic!("{other:?}"),
-    }
-}
+use common::code;
 
 #[test]
 fn closed_without_credentials_and_refusing_wrong_ones() {

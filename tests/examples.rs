@@ -22,12 +22,7 @@ fn conn(s: &understudy::ServerHandle, user: &str, pw: &str) -> Conn {
     Conn::new(common::opts(s, user, pw, None)).unwrap()
 }
 
-fn code(e: mysql::Error) -> u16 {
-    match e {
-        mysql::Error::MySqlError(e) => e.code,
-        other => panic!("{other:?}"),
-    }
-}
+use common::code;
 
 #[test]
 fn canned() {

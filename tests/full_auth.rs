@@ -22,12 +22,7 @@ fn server(extra: impl FnOnce(&mut understudy::Config)) -> understudy::ServerHand
     common::start(cfg)
 }
 
-fn code(e: mysql::Error) -> u16 {
-    match e {
-        mysql::Error::MySqlError(e) => e.code,
-        other => panic!("{other:?}"),
-    }
-}
+use common::code;
 
 #[test]
 fn full_authentication_through_the_rsa_key_exchange() {

@@ -27,12 +27,7 @@ fn with_users(plugin: &'static str) -> understudy::Config {
     c
 }
 
-fn code(e: mysql::Error) -> u16 {
-    match e {
-        mysql::Error::MySqlError(e) => e.code,
-        other => panic!("not a server error: {other:?}"),
-    }
-}
+use common::code;
 
 #[test]
 fn without_users_every_login_succeeds() {

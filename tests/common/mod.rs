@@ -42,6 +42,14 @@ pub fn opts(server: &ServerHandle, user: &str, pass: &str, db: Option<&str>) -> 
         .into()
 }
 
+/// The error code of a server error (a test failure for anything else).
+pub fn code(e: mysql::Error) -> u16 {
+    match e {
+        mysql::Error::MySqlError(e) => e.code,
+        other => panic!("not a server error: {other:?}"),
+    }
+}
+
 /// A raw client socket with timeouts (tests must never hang).
 pub fn raw(server: &ServerHandle) -> TcpStream {
     let s = TcpStream::connect(server.addr()).expect("connect");
