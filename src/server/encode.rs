@@ -149,11 +149,7 @@ pub fn encode_cut(
 ) -> Progress {
     let rs = match reply {
         Reply::Rows(rs) => rs,
-        Reply::Canned(set) => ResultSet {
-            columns: set.columns.clone(),
-            rows: Box::new(SharedRows::new(set)),
-            warnings: 0,
-        },
+        Reply::Canned(set) => rows_of(set),
         other => return encode(enc, other, format, status, written),
     };
     enc.columns(&rs.columns, status);
@@ -198,11 +194,7 @@ pub fn open_cursor(
 ) -> Option<Box<PausedRows>> {
     let rs = match reply {
         Reply::Rows(rs) => rs,
-        Reply::Canned(set) => ResultSet {
-            columns: set.columns.clone(),
-            rows: Box::new(SharedRows::new(set)),
-            warnings: 0,
-        },
+        Reply::Canned(set) => rows_of(set),
         other => {
             encode(enc, other, RowFormat::Binary, status, written);
             return None;
@@ -344,12 +336,7 @@ fn one(
                 }
                 _ => {}
             }
-            let rs = ResultSet {
-                columns: set.columns.clone(),
-                rows: Box::new(SharedRows::new(set)),
-                warnings: 0,
-            };
-            one(enc, Reply::Rows(rs), format, status, written)
+            one(enc, Reply::Rows(rows_of(set)), format, status, written)
         }
         Reply::LocalInfile(name) => {
             enc.packet(|o| {
@@ -375,6 +362,16 @@ fn one(
                 One::Paused(()) => One::Paused(Box::new(p)),
             }
         }
+    }
+}
+
+/// A canned answer as a resultset whose rows are encoded one by one (a
+/// cursor, a cut, a framing that was never recorded).
+fn rows_of(set: Rc<CannedSet>) -> ResultSet {
+    ResultSet {
+        columns: set.columns.clone(),
+        rows: Box::new(SharedRows::new(set)),
+        warnings: 0,
     }
 }
 
