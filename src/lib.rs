@@ -87,6 +87,18 @@ pub fn server_facts(config: &Config, port: u16) -> ServerFacts {
             .map(|h| h.trim().to_string())
             .unwrap_or_else(|_| "localhost".to_string()),
         auth_plugin: config.auth_plugin.to_string(),
+        ssl: config.ssl,
+        require_secure_transport: config.require_secure_transport,
+        compression: [
+            ("zlib", config.compress_zlib),
+            ("zstd", config.compress_zstd),
+            ("uncompressed", true),
+        ]
+        .iter()
+        .filter(|a| a.1)
+        .map(|a| a.0)
+        .collect::<Vec<_>>()
+        .join(","),
         overrides: config
             .vars
             .iter()
@@ -256,7 +268,12 @@ fn build(
 /// `@@caching_sha2_password_public_key`.
 pub fn prepare_keys(config: &mut Config) -> io::Result<()> {
     use protocol::consts::plugin;
-    let needed = !config.users.is_empty() && config.auth_plugin == plugin::CACHING_SHA2;
+    if config.tls.is_none() {
+        config.tls = server::tls::server_config(config)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    }
+    let needed = !config.users.is_empty()
+        && (config.auth_plugin == plugin::CACHING_SHA2 || config.auth_plugin == plugin::SHA256);
     if config.auth_key.is_none() && (needed || config.rsa_private_key.is_some()) {
         let key = match &config.rsa_private_key {
             Some(p) => server::keys::AuthKey::load(p),
@@ -271,10 +288,14 @@ pub fn prepare_keys(config: &mut Config) -> io::Result<()> {
                 "generated"
             }
         );
-        config.vars.push((
-            "caching_sha2_password_public_key".to_string(),
-            key.public_pem().to_string(),
-        ));
+        for var in [
+            "caching_sha2_password_public_key",
+            "sha256_password_public_key",
+        ] {
+            config
+                .vars
+                .push((var.to_string(), key.public_pem().to_string()));
+        }
         config.auth_key = Some(Arc::new(key));
     }
     Ok(())

@@ -102,6 +102,7 @@ fn garbage_instead_of_the_encrypted_password() {
         database: None,
         auth_plugin: Some(plugin::CACHING_SHA2.as_bytes().to_vec()),
         attributes: vec![],
+        zstd_level: None,
     };
     let mut p = Vec::new();
     resp.encode(&mut p);

@@ -96,6 +96,7 @@ fn auth_switch_round_trip_on_the_wire() {
         database: None,
         auth_plugin: Some(b"mysql_native_password".to_vec()),
         attributes: vec![],
+        zstd_level: None,
     };
     let mut p = Vec::new();
     resp.encode(&mut p);
@@ -133,6 +134,7 @@ fn full_auth_request_out_of_place_is_refused() {
         database: None,
         auth_plugin: Some(b"sha256_password".to_vec()),
         attributes: vec![],
+        zstd_level: None,
     };
     let mut p = Vec::new();
     resp.encode(&mut p);

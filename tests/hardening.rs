@@ -216,6 +216,7 @@ fn r8_prelogin_packet_over_the_limit_is_refused_at_its_header() {
         attributes: (0..100)
             .map(|i| (format!("key{i}").into_bytes(), vec![b'v'; 300]))
             .collect(),
+        zstd_level: None,
     };
     let mut p = Vec::new();
     resp.encode(&mut p);

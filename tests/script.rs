@@ -65,6 +65,7 @@ fn the_seed_script_runs_unchanged() {
         database: None,
         auth_plugin: None,
         attributes: vec![],
+        zstd_level: None,
     };
     let mut p = Vec::new();
     resp.encode(&mut p);

@@ -118,6 +118,7 @@ fn log_in(s: &mut TcpStream) {
         database: None,
         auth_plugin: Some(b"mysql_native_password".to_vec()),
         attributes: vec![],
+        zstd_level: None,
     };
     let mut p = Vec::new();
     resp.encode(&mut p);
@@ -366,6 +367,7 @@ fn log_in_after_greeting(s: &mut TcpStream) {
         database: None,
         auth_plugin: Some(b"mysql_native_password".to_vec()),
         attributes: vec![],
+        zstd_level: None,
     };
     let mut p = Vec::new();
     resp.encode(&mut p);

@@ -470,6 +470,7 @@ fn on_login_packet(
                 database: None,
                 auth_plugin: Some(b"mysql_native_password".to_vec()),
                 attributes: Vec::new(),
+                zstd_level: None,
             };
             let mut body = Vec::new();
             resp.encode(&mut body);

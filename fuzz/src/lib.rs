@@ -359,6 +359,7 @@ impl Harness {
             database: Some(b"db_1".to_vec()),
             auth_plugin: Some(client_plugin.as_bytes().to_vec()),
             attributes: vec![(b"_client_name".to_vec(), b"fuzz".to_vec())],
+        zstd_level: None,
         };
         let mut p = Vec::new();
         r.encode(&mut p);

@@ -12,7 +12,7 @@ pub mod cap {
     pub const CONNECT_WITH_DB: u32 = 0x0000_0008;
     /// Don't allow `database.table.column`.
     pub const NO_SCHEMA: u32 = 0x0000_0010;
-    /// Compression protocol (not supported: never advertised).
+    /// The compressed protocol with zlib (see [`crate::protocol::compress`]).
     pub const COMPRESS: u32 = 0x0000_0020;
     /// ODBC client.
     pub const ODBC: u32 = 0x0000_0040;
@@ -52,6 +52,9 @@ pub mod cap {
     pub const SESSION_TRACK: u32 = 0x0080_0000;
     /// OK (0xFE header) instead of EOF packets at the end of resultsets.
     pub const DEPRECATE_EOF: u32 = 0x0100_0000;
+    /// The compressed protocol with zstd; the handshake response then ends
+    /// with the client's zstd level.
+    pub const ZSTD_COMPRESSION_ALGORITHM: u32 = 0x0400_0000;
 }
 
 /// Server status flags (`SERVER_STATUS_*`), carried in OK and EOF packets.
@@ -270,9 +273,9 @@ pub mod plugin {
     pub const NATIVE: &str = "mysql_native_password";
     /// SHA-256 based challenge/response with fast-auth cache (MySQL 8.0 default).
     pub const CACHING_SHA2: &str = "caching_sha2_password";
-    /// Cleartext password (needs TLS to be safe; we refuse it).
+    /// Cleartext password (accepted over TLS or a Unix socket only).
     pub const CLEAR: &str = "mysql_clear_password";
-    /// RSA/TLS SHA-256 plugin (full auth only; refused).
+    /// The password in clear over TLS, or RSA-encrypted without.
     pub const SHA256: &str = "sha256_password";
 }
 

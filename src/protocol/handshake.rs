@@ -123,6 +123,8 @@ pub struct HandshakeResponse41 {
     pub auth_plugin: Option<Vec<u8>>,
     /// Connection attributes, with CONNECT_ATTRS.
     pub attributes: Vec<(Vec<u8>, Vec<u8>)>,
+    /// The zstd level the client asks for, with ZSTD_COMPRESSION_ALGORITHM.
+    pub zstd_level: Option<u8>,
 }
 
 /// Length of an `SSLRequest` payload: the fixed head of a `HandshakeResponse41`.
@@ -191,6 +193,10 @@ impl HandshakeResponse41 {
                 attributes.push((k, v));
             }
         }
+        let mut zstd_level = None;
+        if layout & cap::ZSTD_COMPRESSION_ALGORITHM != 0 && !r.is_empty() {
+            zstd_level = Some(r.u8("zstd compression level")?);
+        }
         Ok(HandshakeResponse41 {
             capabilities,
             max_packet,
@@ -200,6 +206,7 @@ impl HandshakeResponse41 {
             database,
             auth_plugin,
             attributes,
+            zstd_level,
         })
     }
 
@@ -233,6 +240,9 @@ impl HandshakeResponse41 {
             }
             put_lenenc_int(out, attrs.len() as u64);
             out.extend_from_slice(&attrs);
+        }
+        if self.capabilities & cap::ZSTD_COMPRESSION_ALGORITHM != 0 {
+            out.push(self.zstd_level.unwrap_or(3));
         }
     }
 }
@@ -362,6 +372,7 @@ mod tests {
                 database: Some(b"shop".to_vec()),
                 auth_plugin: Some(b"mysql_native_password".to_vec()),
                 attributes: vec![(b"_client_name".to_vec(), b"test".to_vec())],
+                zstd_level: None,
             };
             let mut out = Vec::new();
             r.encode(&mut out);

@@ -8,6 +8,7 @@
 pub mod auth;
 pub mod binary;
 pub mod command;
+pub mod compress;
 pub mod consts;
 pub mod errcodes;
 pub mod error;

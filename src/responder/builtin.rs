@@ -402,7 +402,7 @@ impl Builtin {
                     Ok(f) => f,
                     Err(e) => return e.reply(),
                 };
-                let rows = self.status_rows();
+                let rows = self.status_rows(s);
                 name_value_table(rows.into_iter().filter(|(k, _)| filter.accepts(k)))
             }
             [k, ..] if k.is("WARNINGS") || k.is("ERRORS") => {
@@ -457,8 +457,9 @@ impl Builtin {
         }
     }
 
-    fn status_rows(&self) -> Vec<(String, String)> {
+    fn status_rows(&self, s: &Session) -> Vec<(String, String)> {
         let st = &self.stats;
+        let (version, cipher) = s.tls.as_deref().copied().unwrap_or(("", ""));
         let mut rows = vec![
             (
                 "Aborted_connects".to_string(),
@@ -466,8 +467,22 @@ impl Builtin {
             ),
             ("Bytes_received".to_string(), st.bytes_in.get().to_string()),
             ("Bytes_sent".to_string(), st.bytes_out.get().to_string()),
+            (
+                "Compression".to_string(),
+                if s.compression.is_some() { "ON" } else { "OFF" }.to_string(),
+            ),
+            (
+                "Compression_algorithm".to_string(),
+                s.compression.map_or("", |a| a.name()).to_string(),
+            ),
+            (
+                "Compression_level".to_string(),
+                s.compression.map_or(0, |a| a.level()).to_string(),
+            ),
             ("Connections".to_string(), st.accepted.get().to_string()),
             ("Questions".to_string(), st.total_commands().to_string()),
+            ("Ssl_cipher".to_string(), cipher.to_string()),
+            ("Ssl_version".to_string(), version.to_string()),
             ("Threads_connected".to_string(), st.open.get().to_string()),
             (
                 "Uptime".to_string(),

@@ -236,6 +236,12 @@ pub struct Session {
     /// Bumped whenever `user` or `database` changes, so that responders that
     /// mirror them (the Lua `proxy.connection.client` table) copy them only then.
     pub revision: u32,
+    /// TLS in use: the version and cipher suite (`TLSv1.3`,
+    /// `TLS_AES_128_GCM_SHA256`), None on a plain connection.
+    /// (Boxed: plain sessions pay a pointer, and idle connections stay small.)
+    pub tls: Option<Box<(&'static str, &'static str)>>,
+    /// The compressed protocol in use, if any (from the login OK on).
+    pub compression: Option<crate::protocol::compress::Algorithm>,
 }
 
 impl Session {
@@ -258,7 +264,15 @@ impl Session {
             vars: None,
             attributes_raw: None,
             revision: 0,
+            tls: None,
+            compression: None,
         }
+    }
+
+    /// A secure transport, as MySQL counts it: TLS or a Unix socket
+    /// (`--require-secure-transport`, passwords in clear).
+    pub fn is_secure(&self) -> bool {
+        self.tls.is_some() || matches!(self.peer, Peer::Unix)
     }
 
     /// Keeps the connection attributes of a handshake response.

@@ -24,6 +24,12 @@ pub struct ServerFacts {
     pub hostname: String,
     /// `@@default_authentication_plugin`.
     pub auth_plugin: String,
+    /// TLS is offered (`@@have_ssl`, `@@require_secure_transport`).
+    pub ssl: bool,
+    /// `--require-secure-transport`.
+    pub require_secure_transport: bool,
+    /// `@@protocol_compression_algorithms`: what `--compression-algorithms` allows.
+    pub compression: String,
     /// Values set with `--var`: they replace the table's defaults, and names
     /// the table lacks are added.
     pub overrides: Vec<(String, Value)>,
@@ -79,8 +85,8 @@ const VARS: &[(&str, Def)] = &[
     ("foreign_key_checks", Def::Bool(true)),
     ("group_concat_max_len", Def::Int(1024)),
     ("gtid_mode", Def::Str("OFF")),
-    ("have_openssl", Def::Str("DISABLED")),
-    ("have_ssl", Def::Str("DISABLED")),
+    ("have_openssl", Def::Dyn(|f, _| Value::str(if f.ssl { "YES" } else { "DISABLED" }))),
+    ("have_ssl", Def::Dyn(|f, _| Value::str(if f.ssl { "YES" } else { "DISABLED" }))),
     ("hostname", Def::Dyn(|f, _| Value::str(f.hostname.clone()))),
     ("identity", Def::Dyn(|_, s| Value::Int(s.last_insert_id as i64))),
     ("init_connect", Def::Str("")),
@@ -102,11 +108,12 @@ const VARS: &[(&str, Def)] = &[
     ("net_write_timeout", Def::Int(60)),
     ("performance_schema", Def::Bool(false)),
     ("port", Def::Dyn(|f, _| Value::Int(i64::from(f.port)))),
+    ("protocol_compression_algorithms", Def::Dyn(|f, _| Value::str(f.compression.clone()))),
     ("protocol_version", Def::Int(10)),
     ("query_cache_size", Def::Int(0)),
     ("query_cache_type", Def::Str("OFF")),
     ("read_only", Def::Bool(false)),
-    ("require_secure_transport", Def::Bool(false)),
+    ("require_secure_transport", Def::Dyn(|f, _| Value::Int(i64::from(f.require_secure_transport)))),
     ("server_id", Def::Int(1)),
     ("session_track_schema", Def::Bool(true)),
     ("session_track_state_change", Def::Bool(false)),
@@ -118,10 +125,12 @@ const VARS: &[(&str, Def)] = &[
     ("sql_safe_updates", Def::Bool(false)),
     ("sql_select_limit", Def::UInt(u64::MAX)),
     ("sql_warnings", Def::Bool(false)),
+    ("ssl_cipher", Def::Dyn(|_, s| Value::str(s.tls.as_deref().map_or("", |t| t.1)))),
     ("storage_engine", Def::Str("InnoDB")),
     ("super_read_only", Def::Bool(false)),
     ("system_time_zone", Def::Str("UTC")),
     ("time_zone", Def::Str("SYSTEM")),
+    ("tls_version", Def::Dyn(|f, _| Value::str(if f.ssl { "TLSv1.2,TLSv1.3" } else { "" }))),
     ("tmpdir", Def::Str("/tmp")),
     ("transaction_isolation", Def::Str("REPEATABLE-READ")),
     ("transaction_read_only", Def::Bool(false)),
@@ -253,6 +262,9 @@ mod tests {
             socket: String::new(),
             hostname: "h".into(),
             auth_plugin: "mysql_native_password".into(),
+            ssl: false,
+            require_secure_transport: false,
+            compression: "zlib,zstd,uncompressed".into(),
             overrides: Vec::new(),
         }
     }

@@ -21,6 +21,7 @@ pub use record::Note;
 use crate::config::Config;
 use crate::limits;
 use crate::protocol::command::{ChangeUser, Command};
+use crate::protocol::compress::{self, Algorithm};
 use crate::protocol::consts::{cap, charset, plugin, status};
 use crate::protocol::errcodes as er;
 use crate::protocol::handshake::{self, HandshakeResponse41, HandshakeV10};
@@ -63,10 +64,14 @@ pub enum Phase {
         /// The plugin we switched to.
         plugin: &'static str,
     },
-    /// caching_sha2_password's full authentication: "perform full
-    /// authentication" sent; waiting for a public-key request or the
-    /// password (RSA-encrypted; in clear over a Unix socket).
-    FullAuth,
+    /// Full authentication (caching_sha2_password after "perform full
+    /// authentication", or sha256_password after it asked for the key):
+    /// waiting for a public-key request or the password (RSA-encrypted; in
+    /// clear over TLS or a Unix socket).
+    FullAuth {
+        /// caching_sha2_password or sha256_password.
+        plugin: &'static str,
+    },
     /// Logged in: commands.
     Command,
     /// LOAD DATA LOCAL INFILE: reading the client's file data until an empty packet.
@@ -148,6 +153,16 @@ pub struct Connection {
     statements: Option<Box<Statements>>,
     /// Close with a reset (RST) rather than a FIN (a rule's `reset` fault).
     reset: bool,
+    /// An SSLRequest was accepted: the loop is to start TLS on what follows
+    /// it ([`Connection::take_start_tls`]); nothing more is read until then.
+    start_tls: bool,
+    /// The compressed protocol is on (the session's `compression`, asked for
+    /// in the handshake response, starts after the login OK).
+    compressing: bool,
+    /// The login OK was written: the loop is to compress from the next byte
+    /// on both ways ([`Connection::take_start_compression`]); nothing more is
+    /// read until then.
+    start_compression: bool,
 }
 
 /// Output held back from `mark` onward until `until`; with a drip, then let
@@ -187,6 +202,9 @@ impl Connection {
             pending: None,
             statements: None,
             reset: false,
+            start_tls: false,
+            compressing: false,
+            start_compression: false,
         }
     }
 
@@ -251,6 +269,27 @@ impl Connection {
         self.hold = None;
     }
 
+    /// True once, after an SSLRequest was accepted: the bytes after it are the
+    /// client's TLS handshake, for the loop to hand to TLS.
+    pub fn take_start_tls(&mut self) -> bool {
+        std::mem::take(&mut self.start_tls)
+    }
+
+    /// Once, after the login OK was written to a client that asked for the
+    /// compressed protocol: the loop compresses what follows the OK, and
+    /// inflates what comes in after it.
+    pub fn take_start_compression(&mut self) -> Option<Algorithm> {
+        if !std::mem::take(&mut self.start_compression) {
+            return None;
+        }
+        self.session.compression
+    }
+
+    /// TLS is established (its version and cipher), for the session's variables.
+    pub fn set_tls(&mut self, tls: (&'static str, &'static str)) {
+        self.session.tls = Some(Box::new(tls));
+    }
+
     /// True when the connection is to end with a reset (RST), not a FIN.
     pub fn resets(&self) -> bool {
         self.reset
@@ -265,6 +304,15 @@ impl Connection {
     /// of the conversation follows what it promised), else our own.
     pub fn start(&mut self, ctx: &mut Ctx<'_>, out: &mut Vec<u8>, nonce: [u8; 20]) {
         self.session.nonce = nonce;
+        if ctx.config.tls.is_some() {
+            self.server_caps |= cap::SSL;
+        }
+        if ctx.config.compress_zlib {
+            self.server_caps |= cap::COMPRESS;
+        }
+        if ctx.config.compress_zstd {
+            self.server_caps |= cap::ZSTD_COMPRESSION_ALGORITHM;
+        }
         let mut seq = 0;
         if let Some(raw) = ctx.responder.greeting(&mut self.session) {
             match HandshakeV10::decode(&raw) {
@@ -288,7 +336,7 @@ impl Connection {
             server_version: ctx.config.server_version.as_bytes().to_vec(),
             connection_id: self.session.id,
             nonce: nonce.to_vec(),
-            capabilities: SERVER_CAPABILITIES,
+            capabilities: self.server_caps,
             charset: charset::UTF8MB4_0900_AI_CI as u8,
             status: status::AUTOCOMMIT,
             auth_plugin: ctx.config.auth_plugin.as_bytes().to_vec(),
@@ -314,7 +362,12 @@ impl Connection {
             return input.len(); // a stalled server reads and never answers
         }
         let mut consumed = 0;
-        while self.phase != Phase::Closing && self.hold.is_none() && self.pending.is_none() {
+        while self.phase != Phase::Closing
+            && self.hold.is_none()
+            && self.pending.is_none()
+            && !self.start_tls
+            && !self.start_compression
+        {
             if out.len() + queued >= ctx.config.write_high_water {
                 break;
             }
@@ -374,7 +427,7 @@ impl Connection {
         out: &mut Vec<u8>,
     ) {
         match self.phase {
-            Phase::Handshake | Phase::AuthSwitch { .. } | Phase::FullAuth => {
+            Phase::Handshake | Phase::AuthSwitch { .. } | Phase::FullAuth { .. } => {
                 if seq != self.seq {
                     return self.out_of_order(seq, ctx, out);
                 }
@@ -383,7 +436,7 @@ impl Connection {
                     Phase::AuthSwitch { plugin } => {
                         self.on_switch_response(plugin, payload, ctx, out)
                     }
-                    Phase::FullAuth => self.on_full_auth(payload, ctx, out),
+                    Phase::FullAuth { plugin } => self.on_full_auth(plugin, payload, ctx, out),
                     _ => self.on_handshake_response(payload, ctx, out),
                 }
             }
@@ -425,6 +478,11 @@ impl Connection {
 
     fn on_handshake_response(&mut self, payload: &[u8], ctx: &mut Ctx<'_>, out: &mut Vec<u8>) {
         if handshake::is_ssl_request(payload) {
+            if self.server_caps & cap::SSL != 0 && self.session.tls.is_none() {
+                debug!("conn {}: SSLRequest: starting TLS", self.session.id);
+                self.start_tls = true;
+                return;
+            }
             debug!("conn {}: client asked for TLS", self.session.id);
             ctx.stats.handshakes_failed.add(1);
             return self.fail(
@@ -442,8 +500,28 @@ impl Connection {
                 return self.fail(ctx, out, er::ER_HANDSHAKE_ERROR.packet());
             }
         };
+        if ctx.config.require_secure_transport && !self.session.is_secure() {
+            debug!(
+                "conn {}: plain login refused (--require-secure-transport)",
+                self.session.id
+            );
+            ctx.stats.handshakes_failed.add(1);
+            return self.fail(ctx, out, er::ER_SECURE_TRANSPORT_REQUIRED.packet());
+        }
         let s = &mut self.session;
         s.capabilities = resp.capabilities & self.server_caps;
+        s.compression = if s.capabilities & cap::ZSTD_COMPRESSION_ALGORITHM != 0 {
+            let level = resp
+                .zstd_level
+                .map_or(compress::ZSTD_DEFAULT_LEVEL, i32::from);
+            Some(Algorithm::Zstd(
+                level.clamp(*compress::ZSTD_LEVELS.start(), *compress::ZSTD_LEVELS.end()) as u8,
+            ))
+        } else if s.capabilities & cap::COMPRESS != 0 {
+            Some(Algorithm::Zlib)
+        } else {
+            None
+        };
         s.multi_statements = s.capabilities & cap::MULTI_STATEMENTS != 0;
         s.charset = resp.charset;
         s.set_user(String::from_utf8_lossy(&resp.username).into_owned());
@@ -513,10 +591,10 @@ impl Connection {
             self.phase = Phase::AuthSwitch { plugin: want };
             return;
         }
-        let plugin = if client_plugin == plugin::CACHING_SHA2 {
-            plugin::CACHING_SHA2
-        } else {
-            plugin::NATIVE
+        let plugin = match client_plugin {
+            plugin::CACHING_SHA2 => plugin::CACHING_SHA2,
+            p if p == want => want, // sha256_password, mysql_clear_password
+            _ => plugin::NATIVE,
         };
         self.verify(plugin, response, ctx, out);
     }
@@ -536,9 +614,18 @@ impl Connection {
     /// AuthMoreData); anything else is the password, RSA-encrypted with it
     /// (XOR the nonce), or in clear over a Unix socket (which MySQL counts
     /// as secure). Checked against `--user`: OK, or ERR 1045 and close.
-    fn on_full_auth(&mut self, payload: &[u8], ctx: &mut Ctx<'_>, out: &mut Vec<u8>) {
+    fn on_full_auth(
+        &mut self,
+        plugin: &'static str,
+        payload: &[u8],
+        ctx: &mut Ctx<'_>,
+        out: &mut Vec<u8>,
+    ) {
         let key = ctx.config.auth_key.clone();
-        if payload == [2] {
+        // the public key request: 0x02 for caching_sha2_password, 0x01 for
+        // sha256_password
+        let request = if plugin == plugin::SHA256 { 1 } else { 2 };
+        if payload == [request] {
             let Some(key) = key else {
                 return self.deny(ctx, out, true);
             };
@@ -547,13 +634,15 @@ impl Connection {
             handshake::encode_auth_more_data(out, key.public_pem().as_bytes());
             packet::finish(out, start, &mut seq);
             self.seq = seq;
+            self.phase = Phase::FullAuth { plugin };
             return;
         }
-        let password = match self.session.peer {
-            crate::responder::Peer::Unix => {
-                Some(payload.strip_suffix(&[0]).unwrap_or(payload).to_vec())
-            }
-            _ => key.and_then(|k| k.password(payload, &self.session.nonce)),
+        let password = if payload.is_empty() || payload == [0] {
+            Some(Vec::new()) // an empty password is sent as nothing (or a NUL)
+        } else if self.session.is_secure() {
+            Some(payload.strip_suffix(&[0]).unwrap_or(payload).to_vec())
+        } else {
+            key.and_then(|k| k.password(payload, &self.session.nonce))
         };
         let user = ctx
             .config
@@ -565,10 +654,10 @@ impl Connection {
             _ => false,
         };
         if ok {
-            self.session.auth_plugin = Cow::Borrowed(plugin::CACHING_SHA2);
+            self.session.auth_plugin = Cow::Borrowed(plugin);
             return self.login_ok(ctx, out, false);
         }
-        self.deny(ctx, out, true);
+        self.deny(ctx, out, !payload.is_empty() && payload != [0]);
     }
 
     fn verify(
@@ -595,8 +684,34 @@ impl Connection {
             handshake::encode_auth_more_data(out, &[4]);
             packet::finish(out, start, &mut seq);
             self.seq = seq;
-            self.phase = Phase::FullAuth;
+            self.phase = Phase::FullAuth {
+                plugin: plugin::CACHING_SHA2,
+            };
             return;
+        }
+        if plugin == plugin::SHA256 {
+            // the password itself: in clear over a secure transport, RSA-
+            // encrypted with the server's key, or a request for that key
+            return self.on_full_auth(plugin, response, ctx, out);
+        }
+        if plugin == plugin::CLEAR {
+            if !self.session.is_secure() {
+                // a password in clear over plain TCP: refused, as a server
+                // that cares about it would (clients need
+                // --enable-cleartext-plugin to send it at all)
+                debug!(
+                    "conn {}: mysql_clear_password refused without TLS",
+                    self.session.id
+                );
+                return self.deny(ctx, out, !response.is_empty());
+            }
+            let password = response.strip_suffix(&[0]).unwrap_or(response);
+            let ok = user.is_some_and(|u| auth::constant_time_eq(u.password.as_bytes(), password));
+            if ok {
+                self.session.auth_plugin = Cow::Borrowed(plugin);
+                return self.login_ok(ctx, out, false);
+            }
+            return self.deny(ctx, out, !password.is_empty());
         }
         let ok = user.is_some_and(|u| {
             auth::verify(plugin, u.password.as_bytes(), &self.session.nonce, response)
@@ -638,6 +753,12 @@ impl Connection {
         });
         self.phase = Phase::Command;
         self.last_active = ctx.now;
+        if self.session.compression.is_some() && !self.compressing {
+            // from the byte after this OK on (COM_CHANGE_USER's OK is
+            // already inside the compressed stream)
+            self.compressing = true;
+            self.start_compression = true;
+        }
         ctx.stats.handshakes_ok.add(1);
         self.record_login(ctx, None);
         debug!(
@@ -1059,6 +1180,7 @@ mod tests {
             database: None,
             auth_plugin: Some(plugin::NATIVE.as_bytes().to_vec()),
             attributes: vec![(b"_client_name".to_vec(), b"unit".to_vec())],
+            zstd_level: None,
         };
         let mut p = Vec::new();
         r.encode(&mut p);

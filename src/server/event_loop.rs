@@ -9,12 +9,15 @@
 //! not take) are copied into the connection's own buffers.
 
 use super::buffer::{Buf, READ_CHUNK, SCRATCH_KEEP};
+use super::compress::{Codecs, Compressed};
 use super::connection::{self, Connection, Ctx, Next, Phase};
 use super::listener::{self, Refusal, Spare};
 use super::nonce::NonceSource;
 use super::stream::{Listener, Stream};
+use super::tls::{Fed, Tls};
 use crate::config::Config;
 use crate::limits;
+use crate::protocol::compress::Algorithm;
 use crate::responder::{Peer, Responder, Session};
 use crate::stats::Stats;
 use log::{debug, info, warn};
@@ -98,6 +101,9 @@ enum Side {
 enum Work {
     /// `scratch_in[..n]` was just read.
     Fresh(usize),
+    /// `scratch_plain` was just decrypted or inflated (fresh input of a TLS or
+    /// compressed connection).
+    Decrypted,
     /// Answer what the connection has buffered.
     Buffered,
     /// Carry on an answer that paused at the high-water mark.
@@ -124,6 +130,12 @@ struct Slot {
     admin: bool,
     /// In `EventLoop::waiting`: its answer is to come later.
     waiting: bool,
+    /// TLS, after an SSLRequest: `input` and `held` hold plaintext,
+    /// `output` ciphertext (boxed: plain connections pay a pointer).
+    tls: Option<Box<Tls>>,
+    /// The compressed protocol, after the login OK: `input` and `held` hold
+    /// packets, `output` frames (sealed over TLS).
+    compress: Option<Box<Compressed>>,
 }
 
 /// The admin port's side of the loop.
@@ -174,6 +186,17 @@ pub struct EventLoop {
     scratch_in: Vec<u8>,
     scratch_out: Vec<u8>,
     scratch_payload: Vec<u8>,
+    /// TLS connections' ciphertext: what one read took from the socket, or
+    /// a batch once sealed.
+    scratch_tls: Vec<u8>,
+    /// TLS and compressed connections' plaintext: what one read decrypted
+    /// or inflated to.
+    scratch_plain: Vec<u8>,
+    /// Compressed connections' other buffer: frames inflated from, or a
+    /// batch compressed into.
+    scratch_z: Vec<u8>,
+    /// zlib's and zstd's contexts, for all connections (see [`Codecs`]).
+    codecs: Codecs,
     shutting_down: Option<Instant>,
     /// The descriptor given up to refuse a client when descriptors run out.
     spare: Spare,
@@ -293,6 +316,10 @@ impl EventLoop {
             scratch_in: vec![0; READ_CHUNK],
             scratch_out: Vec::with_capacity(READ_CHUNK),
             scratch_payload: Vec::new(),
+            scratch_tls: vec![0; READ_CHUNK],
+            scratch_plain: Vec::new(),
+            scratch_z: Vec::new(),
+            codecs: Codecs::default(),
             shutting_down: None,
             spare: Spare::open(),
             accept_starved: false,
@@ -546,6 +573,8 @@ impl EventLoop {
                 idle_armed: false,
                 admin,
                 waiting: false,
+                tls: None,
+                compress: None,
             });
             if let (true, Some(a)) = (admin, self.admin.as_mut()) {
                 a.open += 1;
@@ -634,11 +663,36 @@ impl EventLoop {
                     Some(_) => {} // only a partial packet is buffered: read more
                 }
             }
-            // 4. read more
+            // 4. read more: over TLS or compressed, decrypted and inflated
+            // as it is fed
+            let slot = &mut self.conns[key];
+            if slot.tls.is_some() || slot.compress.is_some() {
+                if drained {
+                    break;
+                }
+                match slot.stream.read(&mut self.scratch_tls) {
+                    Ok(0) => return self.close(key, "client closed the connection"),
+                    Ok(n) => {
+                        drained = n < self.scratch_tls.len();
+                        if let Err(why) = self.feed_wire(key, n) {
+                            return self.close(key, &why);
+                        }
+                        if !self.conns.contains(key) {
+                            return;
+                        }
+                        continue;
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => {
+                        debug!("conn {}: read error: {e}", slot.id);
+                        return self.close(key, "read failed");
+                    }
+                }
+            }
             if drained {
                 break;
             }
-            let slot = &mut self.conns[key];
             match slot.stream.read(&mut self.scratch_in) {
                 Ok(0) => return self.close(key, "client closed the connection"),
                 Ok(n) => {
@@ -682,24 +736,25 @@ impl EventLoop {
         self.scratch_out.clear();
         let queued = slot.output.len();
         let out = &mut self.scratch_out;
-        let scratch_in = &self.scratch_in;
+        let fresh: &[u8] = match work {
+            Work::Fresh(n) => &self.scratch_in[..n],
+            Work::Decrypted => &self.scratch_plain,
+            _ => &[],
+        };
         let done = connection::guarded(slot.id, || match work {
             Work::Resume => slot.conn.resume(queued, &mut ctx, out),
             Work::Poll(timed_out) => {
                 slot.conn.poll_later(timed_out, &mut ctx, out);
             }
-            Work::Fresh(n) if slot.input.is_empty() => {
+            Work::Fresh(_) | Work::Decrypted if slot.input.is_empty() => {
                 // Fast path: process straight from the read buffer; keep only leftovers.
-                let input = &scratch_in[..n];
-                let consumed = slot.conn.on_input(input, queued, &mut ctx, out);
-                if consumed < n && slot.conn.phase() != Phase::Closing {
-                    slot.input.extend(&input[consumed..]);
+                let consumed = slot.conn.on_input(fresh, queued, &mut ctx, out);
+                if consumed < fresh.len() && slot.conn.phase() != Phase::Closing {
+                    slot.input.extend(&fresh[consumed..]);
                 }
             }
-            Work::Fresh(_) | Work::Buffered => {
-                if let Work::Fresh(n) = work {
-                    slot.input.extend(&scratch_in[..n]);
-                }
+            Work::Fresh(_) | Work::Decrypted | Work::Buffered => {
+                slot.input.extend(fresh);
                 let consumed = slot
                     .conn
                     .on_input(slot.input.bytes(), queued, &mut ctx, out);
@@ -712,6 +767,9 @@ impl EventLoop {
         if done.is_none() {
             self.scratch_out.clear();
             return self.close(key, "internal error");
+        }
+        if slot.conn.take_start_tls() {
+            return self.start_tls(key);
         }
         if let Some((until, mark)) = slot.conn.hold() {
             if slot.held.is_none() {
@@ -751,12 +809,172 @@ impl EventLoop {
                 )));
             }
         }
+        let compress = slot.conn.take_start_compression();
         self.write_out(key);
+        if let Some(algo) = compress {
+            self.start_compression(key, algo);
+        }
     }
 
     /// Writes `scratch_out` to the connection (one `write` for the batch), after
-    /// anything already pending; keeps what the socket does not take.
+    /// anything already pending; keeps what the socket does not take. Over
+    /// TLS the batch is sealed first (one pass, records of up to 16 KiB).
     fn write_out(&mut self, key: usize) {
+        let Some(slot) = self.conns.get_mut(key) else {
+            return;
+        };
+        if self.scratch_out.is_empty() {
+            return;
+        }
+        if let Some(c) = slot.compress.as_mut() {
+            self.scratch_z.clear();
+            c.wrap(&mut self.codecs, &self.scratch_out, &mut self.scratch_z);
+            std::mem::swap(&mut self.scratch_out, &mut self.scratch_z);
+            if self.scratch_z.capacity() > SCRATCH_KEEP {
+                self.scratch_z = Vec::new();
+            }
+        }
+        if let Some(tls) = slot.tls.as_mut() {
+            self.scratch_tls.clear();
+            tls.seal(&self.scratch_out, &mut self.scratch_tls);
+            std::mem::swap(&mut self.scratch_out, &mut self.scratch_tls);
+            self.restore_tls_scratch();
+        }
+        self.write_raw(key);
+    }
+
+    /// `scratch_tls` back to a read buffer of [`READ_CHUNK`] after it held a
+    /// batch (a large one is not kept: see [`SCRATCH_KEEP`]).
+    fn restore_tls_scratch(&mut self) {
+        if self.scratch_tls.capacity() > SCRATCH_KEEP {
+            self.scratch_tls = vec![0; READ_CHUNK];
+        } else {
+            self.scratch_tls.clear();
+            self.scratch_tls.resize(READ_CHUNK, 0);
+        }
+    }
+
+    /// A client sent an SSLRequest: TLS starts on the bytes after it (the
+    /// start of the ClientHello, often in the same read).
+    fn start_tls(&mut self, key: usize) {
+        let Some(cfg) = self.config.tls.clone() else {
+            return self.close(key, "TLS asked without a TLS configuration");
+        };
+        let slot = &mut self.conns[key];
+        let tls = match Tls::new(&cfg) {
+            Ok(t) => t,
+            Err(e) => {
+                warn!("conn {}: cannot start TLS: {e}", slot.id);
+                return self.close(key, "TLS start failed");
+            }
+        };
+        slot.tls = Some(Box::new(tls));
+        let early = std::mem::take(&mut slot.input);
+        let n = early.len();
+        if n == 0 {
+            return;
+        }
+        if self.scratch_tls.len() < n {
+            self.scratch_tls.resize(n, 0);
+        }
+        self.scratch_tls[..n].copy_from_slice(early.bytes());
+        if let Err(why) = self.feed_wire(key, n) {
+            self.close(key, &why);
+        }
+    }
+
+    /// The login OK went out to a client that asked for the compressed
+    /// protocol: from here on both ways are frames. Input after the login
+    /// packet (a client that did not wait for the OK) is frames already.
+    fn start_compression(&mut self, key: usize, algo: Algorithm) {
+        let Some(slot) = self.conns.get_mut(key) else {
+            return;
+        };
+        debug!("conn {}: compressed protocol ({})", slot.id, algo.name());
+        slot.compress = Some(Box::new(Compressed::new(algo)));
+        let early = std::mem::take(&mut slot.input);
+        if early.is_empty() {
+            return;
+        }
+        self.scratch_plain.clear();
+        self.scratch_plain.extend_from_slice(early.bytes());
+        if let Err(why) = self.inflate(key, None) {
+            self.close(key, &why);
+        }
+    }
+
+    /// Hands `scratch_tls[..n]` (what one read took from the socket) to the
+    /// connection's layers: TLS decrypts it (and what TLS answers, handshake
+    /// messages or alerts, is sent), the compressed protocol inflates it,
+    /// and the packets are answered. Err: the connection is to close, and why.
+    fn feed_wire(&mut self, key: usize, n: usize) -> Result<(), String> {
+        let slot = &mut self.conns[key];
+        let Some(tls) = slot.tls.as_mut() else {
+            return self.inflate(key, Some(n));
+        };
+        self.scratch_out.clear();
+        self.scratch_plain.clear();
+        let fed = tls.feed(
+            &self.scratch_tls[..n],
+            &mut self.scratch_plain,
+            &mut self.scratch_out,
+        );
+        if slot.conn.session().tls.is_none() && !tls.is_handshaking() {
+            if let Some(d) = tls.describe() {
+                debug!("conn {}: TLS established: {} {}", slot.id, d.0, d.1);
+                slot.conn.set_tls(d);
+            }
+        }
+        self.write_raw(key);
+        match fed {
+            Fed::Ok => self.inflate(key, None),
+            Fed::Closed => Err("client ended TLS".to_string()),
+            Fed::Failed(e) => {
+                debug!("conn {key}: TLS failed: {e}");
+                if !self.conns.get(key).is_some_and(|s| s.conn.is_logged_in()) {
+                    self.stats.handshakes_failed.add(1);
+                }
+                Err(format!("TLS error: {e}"))
+            }
+        }
+    }
+
+    /// Answers fresh input of a layered connection: `scratch_tls[..n]` as
+    /// read (`Some(n)`) or `scratch_plain` as decrypted (`None`), inflated
+    /// first when the connection is compressed.
+    fn inflate(&mut self, key: usize, raw: Option<usize>) -> Result<(), String> {
+        let Some(slot) = self.conns.get_mut(key) else {
+            return Ok(()); // closed while writing what TLS answered
+        };
+        if let Some(c) = slot.compress.as_mut() {
+            let src = match raw {
+                Some(n) => &self.scratch_tls[..n],
+                None => &self.scratch_plain[..],
+            };
+            self.scratch_z.clear();
+            if let Err(e) = c.unwrap(&mut self.codecs, src, &mut self.scratch_z) {
+                self.stats.protocol_errors.add(1);
+                return Err(format!("compressed protocol: {e}"));
+            }
+            std::mem::swap(&mut self.scratch_plain, &mut self.scratch_z);
+        } else if let Some(n) = raw {
+            // neither TLS nor compressed: not called so, but harmless
+            self.scratch_plain.clear();
+            self.scratch_plain.extend_from_slice(&self.scratch_tls[..n]);
+        }
+        if !self.scratch_plain.is_empty() {
+            self.process(key, Work::Decrypted);
+        }
+        for v in [&mut self.scratch_plain, &mut self.scratch_z] {
+            if v.capacity() > SCRATCH_KEEP {
+                *v = Vec::new();
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes `scratch_out` as it is (a plain batch, or ciphertext).
+    fn write_raw(&mut self, key: usize) {
         let Some(slot) = self.conns.get_mut(key) else {
             return;
         };
@@ -844,19 +1062,25 @@ impl EventLoop {
                     if slot.conn.hold().is_none_or(|(until, _)| until > now) {
                         continue;
                     }
-                    match (slot.conn.drip(), slot.held.as_mut()) {
-                        (Some((bytes, every)), Some(held)) if held.len() > bytes => {
+                    match (slot.conn.drip(), slot.held.take()) {
+                        (Some((bytes, every)), Some(mut held)) if held.len() > bytes => {
                             // a drip: one piece now, the next one later
-                            slot.output.extend(&held.bytes()[..bytes]);
+                            queue(
+                                slot,
+                                &mut self.codecs,
+                                &held.bytes()[..bytes],
+                                &mut self.scratch_tls,
+                            );
                             held.consume(bytes);
+                            slot.held = Some(held);
                             let next = limits::deadline(now, every);
                             slot.conn.rearm_hold(next);
                             self.timers.push(Reverse((next, TimerKind::Hold, key, id)));
                         }
-                        _ => {
+                        (_, held) => {
                             slot.conn.release_hold();
-                            if let Some(held) = slot.held.take() {
-                                slot.output.extend(held.bytes());
+                            if let Some(held) = held {
+                                queue(slot, &mut self.codecs, held.bytes(), &mut self.scratch_tls);
                             }
                         }
                     }
@@ -1003,7 +1227,7 @@ impl EventLoop {
                     database: sess.database.clone(),
                     address: sess.peer.to_string(),
                     state: match s.conn.phase() {
-                        Phase::Handshake | Phase::AuthSwitch { .. } | Phase::FullAuth => {
+                        Phase::Handshake | Phase::AuthSwitch { .. } | Phase::FullAuth { .. } => {
                             "handshake"
                         }
                         Phase::Command if s.conn.has_pending() => "sending",
@@ -1079,6 +1303,36 @@ fn ctx_for<'a>(
     }
 }
 
+/// Appends plaintext (held output let out) to a slot's output, compressed
+/// and sealed first as the connection's layers want (`seal` is the loop's
+/// ciphertext scratch, handed back cleared).
+fn queue(slot: &mut Slot, codecs: &mut Codecs, plain: &[u8], seal: &mut Vec<u8>) {
+    let output = &mut slot.output;
+    let tls = slot.tls.as_deref_mut();
+    let framed;
+    let plain = match slot.compress.as_mut() {
+        Some(c) => {
+            let mut v = Vec::new();
+            c.wrap(codecs, plain, &mut v);
+            framed = v;
+            &framed[..]
+        }
+        None => plain,
+    };
+    match tls {
+        Some(tls) => {
+            let mut v = std::mem::take(seal);
+            v.clear();
+            tls.seal(plain, &mut v);
+            output.extend(&v);
+            v.clear();
+            v.resize(READ_CHUNK, 0);
+            *seal = v;
+        }
+        None => output.extend(plain),
+    }
+}
+
 /// Writes pending output until it is gone or the socket is full. False on a
 /// write error (the connection must close).
 fn flush(slot: &mut Slot, stats: &Stats) -> bool {
@@ -1104,10 +1358,13 @@ fn flush(slot: &mut Slot, stats: &Stats) -> bool {
 mod tests {
     /// An idle connection costs its slab slot plus a few small heap strings;
     /// the budget is 512 bytes per idle connection (see the README's figures),
-    /// so the slot itself must stay well under it.
+    /// so the slot itself must stay well under it. 400: TLS and the
+    /// compressed protocol added 16 bytes to every slot (their boxed state,
+    /// None on a plain connection) and 8 to the session (TLS' version and
+    /// cipher, boxed).
     #[test]
     fn an_idle_slot_stays_small() {
         let size = std::mem::size_of::<super::Slot>();
-        assert!(size <= 384, "Slot grew to {size} bytes");
+        assert!(size <= 400, "Slot grew to {size} bytes");
     }
 }

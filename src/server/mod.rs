@@ -4,6 +4,7 @@
 
 pub mod alloc;
 pub mod buffer;
+pub mod compress;
 pub mod connection;
 pub mod encode;
 pub mod event_loop;
@@ -12,5 +13,6 @@ pub mod listener;
 pub mod nonce;
 pub mod statements;
 pub mod stream;
+pub mod tls;
 
 pub use event_loop::{Control, EventLoop};

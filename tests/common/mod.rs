@@ -124,6 +124,7 @@ fn login_on(mut s: TcpStream, user: &str, pass: &str) -> TcpStream {
         database: Some(b"test".to_vec()),
         auth_plugin: Some(b"mysql_native_password".to_vec()),
         attributes: vec![],
+        zstd_level: None,
     };
     let mut p = Vec::new();
     resp.encode(&mut p);

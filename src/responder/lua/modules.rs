@@ -272,6 +272,7 @@ fn proto(lua: &Lua) -> mlua::Result<Table> {
                 database: (!db.is_empty()).then_some(db),
                 auth_plugin: (!plugin.is_empty()).then_some(plugin),
                 attributes: Vec::new(),
+                zstd_level: None,
             };
             let mut out = Vec::new();
             r.encode(&mut out);
