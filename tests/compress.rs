@@ -10,10 +10,9 @@ use mysql::prelude::Queryable;
 use mysql::{Conn, Opts, OptsBuilder, SslOpts};
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use understudy::protocol::auth;
 use understudy::protocol::compress::{self, Algorithm, Codec};
 use understudy::protocol::consts::cap;
-use understudy::protocol::handshake::{HandshakeResponse41, HandshakeV10};
+use understudy::protocol::handshake::HandshakeV10;
 use understudy::protocol::packet;
 use understudy::server::compress::{Codecs, Compressed};
 
@@ -31,15 +30,7 @@ fn status(c: &mut Conn, name: &str) -> String {
 
 /// A server with a 200,000-row answer for `SELECT * FROM big`.
 fn big_server(extra: impl FnOnce(&mut understudy::Config)) -> understudy::ServerHandle {
-    let rows: Vec<String> = (0..200_000)
-        .map(|i| format!("[{i}, \"row-{i:08}\"]"))
-        .collect();
-    let rule = format!(
-        r#"{{"name": "big", "match": {{"sql": "SELECT * FROM big"}},
-            "result": {{"columns": [{{"name": "id", "type": "INT"}}, {{"name": "v", "type": "VARCHAR(20)"}}],
-                        "rows": [{}]}}}}"#,
-        rows.join(",")
-    );
+    let rule = common::big_rule();
     let mut cfg = common::config();
     cfg.write_high_water = 64 << 10;
     extra(&mut cfg);
@@ -122,27 +113,8 @@ struct Client {
 impl Client {
     /// Logs in asking for `caps` (COMPRESS or ZSTD) and `level`.
     fn login(server: &understudy::ServerHandle, caps: u32, level: Option<u8>) -> Client {
-        let mut s = common::raw(server);
-        let (_, greeting) = common::read_packet(&mut s).unwrap();
-        let g = HandshakeV10::decode(&greeting).unwrap();
+        let (s, g) = common::login_asking(common::raw(server), "u", "", caps, level);
         assert_ne!(g.capabilities & caps, 0, "compression offered");
-        let resp = HandshakeResponse41 {
-            capabilities: common::CLIENT_CAPS | caps,
-            max_packet: 1 << 24,
-            charset: 45,
-            username: b"u".to_vec(),
-            auth_response: auth::native_scramble(b"", &g.nonce),
-            database: None,
-            auth_plugin: Some(b"mysql_native_password".to_vec()),
-            attributes: vec![],
-            zstd_level: level,
-        };
-        let mut p = Vec::new();
-        resp.encode(&mut p);
-        common::write_packet(&mut s, 1, &p);
-        // the OK is not compressed
-        let (_, ok) = common::read_packet(&mut s).unwrap();
-        assert_eq!(ok[0], 0, "login OK");
         let algo = if caps & cap::ZSTD_COMPRESSION_ALGORITHM != 0 {
             Algorithm::Zstd(3)
         } else {
@@ -244,8 +216,7 @@ fn a_raw_zstd_client_at_its_level() {
 
 /// A frame of `payload` that says it inflates to `says` bytes.
 fn frame(payload: &[u8], says: usize) -> Vec<u8> {
-    let mut f = vec![0u8; compress::HEADER_LEN];
-    compress::write_header(&mut f, payload.len(), 0, says);
+    let mut f = compress::header(payload.len(), 0, says).to_vec();
     f.extend_from_slice(payload);
     f
 }

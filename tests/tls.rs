@@ -86,15 +86,7 @@ fn each_login_path_over_tls() {
 fn a_long_answer_over_tls() {
     // 200,000 rows (about 5 MiB) sealed in records of 16 KiB, the answer
     // paused at a small high-water mark and resumed as the client reads
-    let rows: Vec<String> = (0..200_000)
-        .map(|i| format!("[{i}, \"row-{i:08}\"]"))
-        .collect();
-    let rule = format!(
-        r#"{{"name": "big", "match": {{"sql": "SELECT * FROM big"}},
-            "result": {{"columns": [{{"name": "id", "type": "INT"}}, {{"name": "v", "type": "VARCHAR(20)"}}],
-                        "rows": [{}]}}}}"#,
-        rows.join(",")
-    );
+    let rule = common::big_rule();
     let mut cfg = common::config();
     cfg.ssl = true;
     cfg.write_high_water = 64 << 10;

@@ -138,7 +138,8 @@ impl Compressed {
 
     /// Bytes of a partial frame held (a frame is at most 16 MiB and 7
     /// bytes: the bound on what a client can make a connection hold here).
-    pub fn held(&self) -> usize {
+    #[cfg(test)]
+    fn held(&self) -> usize {
         self.partial.len()
     }
 }
@@ -180,16 +181,14 @@ mod tests {
         let zeros = vec![0u8; 16 << 20];
         let mut z = vec![0u8; 1 << 20];
         let n = codecs.compress(Algorithm::Zlib, &zeros, &mut z).unwrap();
-        let mut frame = vec![0u8; 7];
-        compress::write_header(&mut frame, n, 0, 100);
+        let mut frame = compress::header(n, 0, 100).to_vec();
         frame.extend_from_slice(&z[..n]);
         let mut c = Compressed::new(Algorithm::Zlib);
         let mut back = Vec::new();
         assert!(c.unwrap(&mut codecs, &frame, &mut back).is_err());
         assert!(back.is_empty());
         // garbage that claims to be zstd
-        let mut frame = vec![0u8; 7];
-        compress::write_header(&mut frame, 4, 0, 50);
+        let mut frame = compress::header(4, 0, 50).to_vec();
         frame.extend_from_slice(b"junk");
         let mut c = Compressed::new(Algorithm::Zstd(3));
         assert!(c.unwrap(&mut codecs, &frame, &mut back).is_err());

@@ -609,11 +609,12 @@ impl Connection {
         self.verify(plugin, payload, ctx, out);
     }
 
-    /// caching_sha2_password's full authentication, after "perform full
-    /// authentication": `0x02` asks for the public key (sent, PEM, in an
+    /// Full authentication: caching_sha2_password's after "perform full
+    /// authentication", sha256_password's from its first response. `0x02`
+    /// (sha256_password: `0x01`) asks for the public key (sent, PEM, in an
     /// AuthMoreData); anything else is the password, RSA-encrypted with it
-    /// (XOR the nonce), or in clear over a Unix socket (which MySQL counts
-    /// as secure). Checked against `--user`: OK, or ERR 1045 and close.
+    /// (XOR the nonce), or in clear over TLS or a Unix socket (which MySQL
+    /// counts as secure). Checked against `--user`: OK, or ERR 1045 and close.
     fn on_full_auth(
         &mut self,
         plugin: &'static str,
@@ -629,11 +630,7 @@ impl Connection {
             let Some(key) = key else {
                 return self.deny(ctx, out, true);
             };
-            let mut seq = self.seq;
-            let start = packet::begin(out);
-            handshake::encode_auth_more_data(out, key.public_pem().as_bytes());
-            packet::finish(out, start, &mut seq);
-            self.seq = seq;
+            self.more_data(out, key.public_pem().as_bytes());
             self.phase = Phase::FullAuth { plugin };
             return;
         }
@@ -679,11 +676,7 @@ impl Connection {
                 "conn {}: caching_sha2_password full authentication",
                 self.session.id
             );
-            let mut seq = self.seq;
-            let start = packet::begin(out);
-            handshake::encode_auth_more_data(out, &[4]);
-            packet::finish(out, start, &mut seq);
-            self.seq = seq;
+            self.more_data(out, &[4]);
             self.phase = Phase::FullAuth {
                 plugin: plugin::CACHING_SHA2,
             };
@@ -738,15 +731,19 @@ impl Connection {
         self.fail(ctx, out, er::ER_ACCESS_DENIED_ERROR.with(msg.as_bytes()));
     }
 
+    /// An AuthMoreData packet (next in the login's sequence).
+    fn more_data(&mut self, out: &mut Vec<u8>, data: &[u8]) {
+        let start = packet::begin(out);
+        handshake::encode_auth_more_data(out, data);
+        packet::finish(out, start, &mut self.seq);
+    }
+
     fn login_ok(&mut self, ctx: &mut Ctx<'_>, out: &mut Vec<u8>, fast_auth: bool) {
-        let mut seq = self.seq;
         if fast_auth {
             // caching_sha2_password: "fast auth success" before the OK.
-            let start = packet::begin(out);
-            handshake::encode_auth_more_data(out, &[3]);
-            packet::finish(out, start, &mut seq);
+            self.more_data(out, &[3]);
         }
-        let mut enc = Encoder::new(out, seq, self.session.capabilities | cap::PROTOCOL_41);
+        let mut enc = Encoder::new(out, self.seq, self.session.capabilities | cap::PROTOCOL_41);
         enc.ok(&OkPacket {
             status: self.session.status(),
             ..OkPacket::default()

@@ -186,14 +186,14 @@ pub struct EventLoop {
     scratch_in: Vec<u8>,
     scratch_out: Vec<u8>,
     scratch_payload: Vec<u8>,
-    /// TLS connections' ciphertext: what one read took from the socket, or
-    /// a batch once sealed.
+    /// What one read took from the socket, for a TLS or compressed
+    /// connection (a plain one reads into `scratch_in`).
     scratch_tls: Vec<u8>,
     /// TLS and compressed connections' plaintext: what one read decrypted
     /// or inflated to.
     scratch_plain: Vec<u8>,
-    /// Compressed connections' other buffer: frames inflated from, or a
-    /// batch compressed into.
+    /// The other buffer of a layered connection: frames inflated from, or a
+    /// batch compressed or sealed into (then swapped with `scratch_out`).
     scratch_z: Vec<u8>,
     /// zlib's and zstd's contexts, for all connections (see [`Codecs`]).
     codecs: Codecs,
@@ -663,41 +663,29 @@ impl EventLoop {
                     Some(_) => {} // only a partial packet is buffered: read more
                 }
             }
-            // 4. read more: over TLS or compressed, decrypted and inflated
-            // as it is fed
+            // 4. read more: a plain connection's bytes are packets; over TLS
+            // or compressed, they are decrypted and inflated as they are fed
             let slot = &mut self.conns[key];
-            if slot.tls.is_some() || slot.compress.is_some() {
-                if drained {
-                    break;
-                }
-                match slot.stream.read(&mut self.scratch_tls) {
-                    Ok(0) => return self.close(key, "client closed the connection"),
-                    Ok(n) => {
-                        drained = n < self.scratch_tls.len();
-                        if let Err(why) = self.feed_wire(key, n) {
-                            return self.close(key, &why);
-                        }
-                        if !self.conns.contains(key) {
-                            return;
-                        }
-                        continue;
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(e) => {
-                        debug!("conn {}: read error: {e}", slot.id);
-                        return self.close(key, "read failed");
-                    }
-                }
-            }
             if drained {
                 break;
             }
-            match slot.stream.read(&mut self.scratch_in) {
+            let layered = slot.tls.is_some() || slot.compress.is_some();
+            let buf = if layered {
+                &mut self.scratch_tls
+            } else {
+                &mut self.scratch_in
+            };
+            match slot.stream.read(buf) {
                 Ok(0) => return self.close(key, "client closed the connection"),
                 Ok(n) => {
-                    drained = n < self.scratch_in.len();
-                    self.process(key, Work::Fresh(n));
+                    drained = n < buf.len();
+                    if layered {
+                        if let Err(why) = self.feed_wire(key, n) {
+                            return self.close(key, &why);
+                        }
+                    } else {
+                        self.process(key, Work::Fresh(n));
+                    }
                     if !self.conns.contains(key) {
                         return;
                     }
@@ -830,28 +818,16 @@ impl EventLoop {
             self.scratch_z.clear();
             c.wrap(&mut self.codecs, &self.scratch_out, &mut self.scratch_z);
             std::mem::swap(&mut self.scratch_out, &mut self.scratch_z);
-            if self.scratch_z.capacity() > SCRATCH_KEEP {
-                self.scratch_z = Vec::new();
-            }
         }
         if let Some(tls) = slot.tls.as_mut() {
-            self.scratch_tls.clear();
-            tls.seal(&self.scratch_out, &mut self.scratch_tls);
-            std::mem::swap(&mut self.scratch_out, &mut self.scratch_tls);
-            self.restore_tls_scratch();
+            self.scratch_z.clear();
+            tls.seal(&self.scratch_out, &mut self.scratch_z);
+            std::mem::swap(&mut self.scratch_out, &mut self.scratch_z);
+        }
+        if self.scratch_z.capacity() > SCRATCH_KEEP {
+            self.scratch_z = Vec::new();
         }
         self.write_raw(key);
-    }
-
-    /// `scratch_tls` back to a read buffer of [`READ_CHUNK`] after it held a
-    /// batch (a large one is not kept: see [`SCRATCH_KEEP`]).
-    fn restore_tls_scratch(&mut self) {
-        if self.scratch_tls.capacity() > SCRATCH_KEEP {
-            self.scratch_tls = vec![0; READ_CHUNK];
-        } else {
-            self.scratch_tls.clear();
-            self.scratch_tls.resize(READ_CHUNK, 0);
-        }
     }
 
     /// A client sent an SSLRequest: TLS starts on the bytes after it (the
@@ -940,8 +916,9 @@ impl EventLoop {
     }
 
     /// Answers fresh input of a layered connection: `scratch_tls[..n]` as
-    /// read (`Some(n)`) or `scratch_plain` as decrypted (`None`), inflated
-    /// first when the connection is compressed.
+    /// read (`Some(n)`: a compressed connection without TLS) or
+    /// `scratch_plain` as decrypted (`None`), inflated first when the
+    /// connection is compressed.
     fn inflate(&mut self, key: usize, raw: Option<usize>) -> Result<(), String> {
         let Some(slot) = self.conns.get_mut(key) else {
             return Ok(()); // closed while writing what TLS answered
@@ -957,10 +934,6 @@ impl EventLoop {
                 return Err(format!("compressed protocol: {e}"));
             }
             std::mem::swap(&mut self.scratch_plain, &mut self.scratch_z);
-        } else if let Some(n) = raw {
-            // neither TLS nor compressed: not called so, but harmless
-            self.scratch_plain.clear();
-            self.scratch_plain.extend_from_slice(&self.scratch_tls[..n]);
         }
         if !self.scratch_plain.is_empty() {
             self.process(key, Work::Decrypted);
@@ -1069,7 +1042,7 @@ impl EventLoop {
                                 slot,
                                 &mut self.codecs,
                                 &held.bytes()[..bytes],
-                                &mut self.scratch_tls,
+                                &mut self.scratch_z,
                             );
                             held.consume(bytes);
                             slot.held = Some(held);
@@ -1080,7 +1053,7 @@ impl EventLoop {
                         (_, held) => {
                             slot.conn.release_hold();
                             if let Some(held) = held {
-                                queue(slot, &mut self.codecs, held.bytes(), &mut self.scratch_tls);
+                                queue(slot, &mut self.codecs, held.bytes(), &mut self.scratch_z);
                             }
                         }
                     }
@@ -1304,32 +1277,31 @@ fn ctx_for<'a>(
 }
 
 /// Appends plaintext (held output let out) to a slot's output, compressed
-/// and sealed first as the connection's layers want (`seal` is the loop's
-/// ciphertext scratch, handed back cleared).
-fn queue(slot: &mut Slot, codecs: &mut Codecs, plain: &[u8], seal: &mut Vec<u8>) {
-    let output = &mut slot.output;
-    let tls = slot.tls.as_deref_mut();
-    let framed;
-    let plain = match slot.compress.as_mut() {
-        Some(c) => {
-            let mut v = Vec::new();
-            c.wrap(codecs, plain, &mut v);
-            framed = v;
-            &framed[..]
+/// and sealed first as the connection's layers want (`scratch`: the loop's
+/// buffer for that).
+fn queue(slot: &mut Slot, codecs: &mut Codecs, plain: &[u8], scratch: &mut Vec<u8>) {
+    scratch.clear();
+    let wire: &[u8] = match (slot.compress.as_mut(), slot.tls.as_mut()) {
+        (None, None) => plain,
+        (Some(c), None) => {
+            c.wrap(codecs, plain, scratch);
+            scratch
         }
-        None => plain,
+        (None, Some(tls)) => {
+            tls.seal(plain, scratch);
+            scratch
+        }
+        (Some(c), Some(tls)) => {
+            // held output let out: rare (a delay or a drip), so one vector
+            let mut framed = Vec::new();
+            c.wrap(codecs, plain, &mut framed);
+            tls.seal(&framed, scratch);
+            scratch
+        }
     };
-    match tls {
-        Some(tls) => {
-            let mut v = std::mem::take(seal);
-            v.clear();
-            tls.seal(plain, &mut v);
-            output.extend(&v);
-            v.clear();
-            v.resize(READ_CHUNK, 0);
-            *seal = v;
-        }
-        None => output.extend(plain),
+    slot.output.extend(wire);
+    if scratch.capacity() > SCRATCH_KEEP {
+        *scratch = Vec::new();
     }
 }
 

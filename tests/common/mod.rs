@@ -112,11 +112,24 @@ pub fn login_at(port: u16, user: &str, pass: &str) -> TcpStream {
     login_on(s, user, pass)
 }
 
-fn login_on(mut s: TcpStream, user: &str, pass: &str) -> TcpStream {
+fn login_on(s: TcpStream, user: &str, pass: &str) -> TcpStream {
+    login_asking(s, user, pass, 0, None).0
+}
+
+/// Logs in on `s` with mysql_native_password, asking for `extra_caps` on top
+/// of [`CLIENT_CAPS`] (and a zstd level); returns the socket after the OK
+/// and the greeting.
+pub fn login_asking(
+    mut s: TcpStream,
+    user: &str,
+    pass: &str,
+    extra_caps: u32,
+    zstd_level: Option<u8>,
+) -> (TcpStream, HandshakeV10) {
     let (_, greeting) = read_packet(&mut s).expect("greeting");
     let g = HandshakeV10::decode(&greeting).expect("valid greeting");
     let resp = HandshakeResponse41 {
-        capabilities: CLIENT_CAPS,
+        capabilities: CLIENT_CAPS | extra_caps,
         max_packet: 1 << 30,
         charset: 45,
         username: user.as_bytes().to_vec(),
@@ -124,7 +137,7 @@ fn login_on(mut s: TcpStream, user: &str, pass: &str) -> TcpStream {
         database: Some(b"test".to_vec()),
         auth_plugin: Some(b"mysql_native_password".to_vec()),
         attributes: vec![],
-        zstd_level: None,
+        zstd_level,
     };
     let mut p = Vec::new();
     resp.encode(&mut p);
@@ -132,7 +145,21 @@ fn login_on(mut s: TcpStream, user: &str, pass: &str) -> TcpStream {
     let (seq, ok) = read_packet(&mut s).expect("auth answer");
     assert_eq!(seq, 2);
     assert_eq!(ok[0], 0, "login OK, got {ok:?}");
-    s
+    (s, g)
+}
+
+/// A JSON rule answering `SELECT * FROM big` with 200,000 rows (id INT,
+/// v VARCHAR(20) `row-%08d`): about 5 MiB encoded.
+pub fn big_rule() -> String {
+    let rows: Vec<String> = (0..200_000)
+        .map(|i| format!("[{i}, \"row-{i:08}\"]"))
+        .collect();
+    format!(
+        r#"{{"name": "big", "match": {{"sql": "SELECT * FROM big"}},
+            "result": {{"columns": [{{"name": "id", "type": "INT"}}, {{"name": "v", "type": "VARCHAR(20)"}}],
+                        "rows": [{}]}}}}"#,
+        rows.join(",")
+    )
 }
 
 /// Sends COM_QUERY and reads packets until the final EOF/OK/ERR of the last
