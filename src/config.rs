@@ -212,7 +212,7 @@ fn options() -> Options {
     o.optopt(
         "",
         "auth-plugin",
-        "plugin accounts use: mysql_native_password (default) or caching_sha2_password",
+        "plugin accounts use: mysql_native_password (default), caching_sha2_password, sha256_password or mysql_clear_password (TLS or Unix socket only)",
         "NAME",
     );
     o.optopt(

@@ -272,8 +272,9 @@ pub fn prepare_keys(config: &mut Config) -> io::Result<()> {
         config.tls = server::tls::server_config(config)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
     }
-    let needed = !config.users.is_empty()
-        && (config.auth_plugin == plugin::CACHING_SHA2 || config.auth_plugin == plugin::SHA256);
+    // with or without --user: accepting anyone still runs the plugin's
+    // exchange, full authentication and its key request included
+    let needed = config.auth_plugin == plugin::CACHING_SHA2 || config.auth_plugin == plugin::SHA256;
     if config.auth_key.is_none() && (needed || config.rsa_private_key.is_some()) {
         let key = match &config.rsa_private_key {
             Some(p) => server::keys::AuthKey::load(p),

@@ -8,7 +8,12 @@ fn main() -> ExitCode {
     // get mappings of their own, returned when freed, so that the server's RSS
     // follows what is in use (see understudy::server::alloc; issue 8's soak).
     let pinned = understudy::server::alloc::pin_mmap_threshold();
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
+    // rustls warns about what clients send (PHP's mysqlnd names 127.0.0.1
+    // in SNI, "Illegal SNI extension: ignoring IP address"): a line per
+    // connection, which a client could use to flood the log. Quiet unless
+    // RUST_LOG asks for it.
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn,rustls=error"))
+        .init();
     if !pinned {
         log::debug!("malloc's mmap threshold not pinned (not glibc, or refused)");
     }

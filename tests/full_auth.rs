@@ -120,3 +120,75 @@ fn garbage_instead_of_the_encrypted_password() {
     let mut c = Conn::new(common::opts(&s, "u", "s3cret", None)).unwrap();
     c.query_drop("SELECT 1").unwrap();
 }
+
+/// Without `--user` every login succeeds, but only after the plugin's own
+/// exchange, as a real account's: caching_sha2_password's fast-auth byte
+/// (0x01 0x03) before the OK, or with a cold cache its full authentication
+/// (0x01 0x04, the key request, the encrypted password); a client that
+/// speaks another plugin is switched to the configured one. A bare OK in
+/// their place broke libmariadb ("Got packets out of order").
+#[test]
+fn accepting_anyone_still_runs_the_plugins_exchange() {
+    use understudy::protocol::auth;
+    use understudy::protocol::handshake::{HandshakeResponse41, HandshakeV10};
+    let login = |s: &understudy::ServerHandle, client_plugin: &str| {
+        let mut c = common::raw(s);
+        let (_, greeting) = common::read_packet(&mut c).unwrap();
+        let g = HandshakeV10::decode(&greeting).unwrap();
+        let scramble = match client_plugin {
+            plugin::CACHING_SHA2 => auth::caching_sha2_scramble(b"any", &g.nonce),
+            _ => auth::native_scramble(b"any", &g.nonce),
+        };
+        let resp = HandshakeResponse41 {
+            capabilities: common::CLIENT_CAPS,
+            max_packet: 1 << 30,
+            charset: 45,
+            username: b"whoever".to_vec(),
+            auth_response: scramble,
+            database: None,
+            auth_plugin: Some(client_plugin.as_bytes().to_vec()),
+            attributes: vec![],
+            zstd_level: None,
+        };
+        let mut p = Vec::new();
+        resp.encode(&mut p);
+        common::write_packet(&mut c, 1, &p);
+        (c, g)
+    };
+    // warm: the fast path
+    let s = server(|c| {
+        c.users.clear();
+        c.auth_cache_cold = false;
+    });
+    let (mut c, _) = login(&s, plugin::CACHING_SHA2);
+    assert_eq!(common::read_packet(&mut c).unwrap(), (2, vec![1, 3]));
+    assert_eq!(common::read_packet(&mut c).unwrap().1[0], 0, "OK");
+    // a native client is switched to caching_sha2_password, then fast auth
+    let (mut c, _) = login(&s, plugin::NATIVE);
+    let (seq, sw) = common::read_packet(&mut c).unwrap();
+    assert_eq!((seq, sw[0]), (2, 0xfe), "auth switch");
+    assert!(sw[1..].starts_with(b"caching_sha2_password\0"));
+    // cold: full authentication through the RSA key; what does not decrypt
+    // is no password, even when any password would do
+    let s = server(|c| c.users.clear());
+    let (mut c, _) = login(&s, plugin::CACHING_SHA2);
+    assert_eq!(common::read_packet(&mut c).unwrap(), (2, vec![1, 4]));
+    common::write_packet(&mut c, 3, &[2]); // the public key, please
+    let (seq, key) = common::read_packet(&mut c).unwrap();
+    assert_eq!((seq, key[0]), (4, 1));
+    assert!(key[1..].starts_with(b"-----BEGIN PUBLIC KEY-----"));
+    common::write_packet(&mut c, 5, &[0xab; 256]);
+    let (_, err) = common::read_packet(&mut c).unwrap();
+    assert_eq!(understudy::protocol::response::decode_err(&err).unwrap().code, 1045);
+    // the Rust mysql crate logs in to both with any password (cold: its RSA
+    // exchange, as libmysql's)
+    for cold in [false, true] {
+        let s = server(|c| {
+            c.users.clear();
+            c.auth_cache_cold = cold;
+        });
+        let mut m = Conn::new(common::opts(&s, "who", "ever", None)).unwrap();
+        let v: Option<i64> = m.query_first("SELECT 1").unwrap();
+        assert_eq!(v, Some(1), "cold={cold}");
+    }
+}

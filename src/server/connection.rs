@@ -18,7 +18,7 @@ mod record;
 
 pub use record::Note;
 
-use crate::config::Config;
+use crate::config::{Config, User};
 use crate::limits;
 use crate::protocol::command::{ChangeUser, Command};
 use crate::protocol::compress::{self, Algorithm};
@@ -572,9 +572,6 @@ impl Connection {
         ctx: &mut Ctx<'_>,
         out: &mut Vec<u8>,
     ) {
-        if ctx.config.users.is_empty() {
-            return self.login_ok(ctx, out, false);
-        }
         let want = ctx.config.auth_plugin;
         if client_plugin != want && self.session.capabilities & cap::PLUGIN_AUTH != 0 {
             debug!(
@@ -610,11 +607,12 @@ impl Connection {
     }
 
     /// Full authentication: caching_sha2_password's after "perform full
-    /// authentication", sha256_password's from its first response. `0x02`
-    /// (sha256_password: `0x01`) asks for the public key (sent, PEM, in an
-    /// AuthMoreData); anything else is the password, RSA-encrypted with it
-    /// (XOR the nonce), or in clear over TLS or a Unix socket (which MySQL
-    /// counts as secure). Checked against `--user`: OK, or ERR 1045 and close.
+    /// authentication", sha256_password's from its first response. Over
+    /// plain TCP `0x02` (sha256_password: `0x01`) asks for the public key
+    /// (sent, PEM, in an AuthMoreData) and anything else is the password
+    /// RSA-encrypted with it (XOR the nonce); over TLS or a Unix socket
+    /// (which MySQL counts as secure) the reply is the password in clear.
+    /// Checked against `--user`: OK, or ERR 1045 and close.
     fn on_full_auth(
         &mut self,
         plugin: &'static str,
@@ -626,7 +624,11 @@ impl Connection {
         // the public key request: 0x02 for caching_sha2_password, 0x01 for
         // sha256_password
         let request = if plugin == plugin::SHA256 { 1 } else { 2 };
-        if payload == [request] {
+        // over TLS or a Unix socket the reply is the password itself, as
+        // MySQL reads it: a client that asks for the key there (libmariadb's
+        // sha256_password decides before TLS is up) is refused as by MySQL,
+        // not sent a key whose ciphertext would then be read as a password
+        if payload == [request] && !self.session.is_secure() {
             let Some(key) = key else {
                 return self.deny(ctx, out, true);
             };
@@ -641,20 +643,30 @@ impl Connection {
         } else {
             key.and_then(|k| k.password(payload, &self.session.nonce))
         };
-        let user = ctx
-            .config
-            .users
-            .iter()
-            .find(|u| u.name == self.session.user);
-        let ok = match (user, password) {
-            (Some(u), Some(p)) => auth::constant_time_eq(u.password.as_bytes(), &p),
-            _ => false,
-        };
+        let ok = password.is_some_and(|p| {
+            self.account_ok(ctx, |u| auth::constant_time_eq(u.password.as_bytes(), &p))
+        });
         if ok {
             self.session.auth_plugin = Cow::Borrowed(plugin);
             return self.login_ok(ctx, out, false);
         }
         self.deny(ctx, out, !payload.is_empty() && payload != [0]);
+    }
+
+    /// Whether the session's account passes `check`. With no `--user`
+    /// every account does (any user, any password), but only once the
+    /// plugin's exchange has run as it would for a real account: a
+    /// caching_sha2_password client waits for its fast-auth byte or its
+    /// full authentication, and a bare OK in their place breaks libmysql.
+    fn account_ok(&self, ctx: &Ctx<'_>, check: impl FnOnce(&User) -> bool) -> bool {
+        if ctx.config.users.is_empty() {
+            return true;
+        }
+        ctx.config
+            .users
+            .iter()
+            .find(|u| u.name == self.session.user)
+            .is_some_and(check)
     }
 
     fn verify(
@@ -664,11 +676,6 @@ impl Connection {
         ctx: &mut Ctx<'_>,
         out: &mut Vec<u8>,
     ) {
-        let user = ctx
-            .config
-            .users
-            .iter()
-            .find(|u| u.name == self.session.user);
         if plugin == plugin::CACHING_SHA2 && ctx.config.auth_cache_cold && !response.is_empty() {
             // a cold cache: the scramble cannot be checked against a cached
             // hash, so "perform full authentication" (0x04)
@@ -699,14 +706,14 @@ impl Connection {
                 return self.deny(ctx, out, !response.is_empty());
             }
             let password = response.strip_suffix(&[0]).unwrap_or(response);
-            let ok = user.is_some_and(|u| auth::constant_time_eq(u.password.as_bytes(), password));
+            let ok = self.account_ok(ctx, |u| auth::constant_time_eq(u.password.as_bytes(), password));
             if ok {
                 self.session.auth_plugin = Cow::Borrowed(plugin);
                 return self.login_ok(ctx, out, false);
             }
             return self.deny(ctx, out, !password.is_empty());
         }
-        let ok = user.is_some_and(|u| {
+        let ok = self.account_ok(ctx, |u| {
             auth::verify(plugin, u.password.as_bytes(), &self.session.nonce, response)
         });
         if ok {
