@@ -34,9 +34,11 @@ test: deps lint unit compat pytest drivers
 
 # System packages and Python clients for the real-client checks (idempotent).
 # gawk: the CLI checks sum 200,000 ids with awk, beyond what mawk's %d prints.
+# openssl: the TLS tests and the drivers' tls mode make their CA with it.
 deps:
 	bash $(SHARED)/compat/setup.sh
 	command -v gawk >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gawk)
+	command -v openssl >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl)
 	for f in scripts/drivers/install-*.sh; do bash "$$f" || exit 1; done
 
 # Unit and integration tests (Rust `mysql` crate, raw sockets).

@@ -5,14 +5,18 @@
 #
 # Starts a server per mode on ports the kernel picks (--port 0, read back
 # from the server's "listening on" line): `builtin` (the built-in answers),
-# `rules` (--lua-script examples/rules.lua) and `json` (--rules DIR and no
+# `rules` (--lua-script examples/rules.lua), `json` (--rules DIR and no
 # script: examples/rules.lua's answers as JSON rules, DIR written into the log
 # folder by examples/rules/matrix/generate.sh: the committed matrix.json plus
-# the per-id users rules and the 200,000-row CSV of SELECT * FROM big). Runs
-# every executable scripts/drivers/check-* as `check-NAME HOST PORT MODE` for
-# each MODE (json runs the checks with MODE `rules`: they expect exactly
-# rules.lua's answers; the runner writes `json` as field 3 of their verdict
-# lines) and collects the lines they print on stdout:
+# the per-id users rules and the 200,000-row CSV of SELECT * FROM big) and
+# `tls` (rules.lua over TLS only: --ssl-cert/--ssl-key signed by a CA that
+# scripts/make-tls-certs.sh makes in the log folder, and
+# --require-secure-transport, so a check that did not negotiate TLS gets
+# ERR 3159 instead of a quiet plain pass).
+# Runs every executable scripts/drivers/check-* as `check-NAME HOST PORT MODE`
+# for each MODE (json and tls run the checks with MODE `rules`: they expect
+# exactly rules.lua's answers; the runner writes `json`/`tls` as field 3 of
+# their verdict lines) and collects the lines they print on stdout:
 #     PASS <driver> <mode> <scenario> <detail>
 #     FAIL <driver> <mode> <scenario> <detail>
 #     N/A  <driver> <mode> <scenario> <detail>
@@ -22,8 +26,23 @@
 # "drivers: N passed, M failed, K skipped"; exits 1 if anything failed (or a
 # server died or exited non-zero), 2 on a usage error.
 #
+# The tls mode's check runs see, in their environment (no other run does):
+#      DRIVERS_TLS_CA     the CA (PEM) that signed the servers' certificate
+#                         (CN and SAN localhost, SAN IP 127.0.0.1): verify it
+#      DRIVERS_TLS_PORTS  "native=P sha2=P sha256=P clear=P": one TLS-only
+#                         server per --auth-plugin (mysql_native_password,
+#                         caching_sha2_password with --auth-cache cold, so each
+#                         login is a full authentication, sha256_password,
+#                         mysql_clear_password), built-in answers, passwords
+#                         checked (--user drivers:drivers-pw and u:p, the
+#                         checks' accounts); the checks' tls-native, tls-sha2,
+#                         tls-sha256 and tls-clear scenarios log in there and
+#                         read the seed's answers
+# and run their usual scenarios over TLS against the tls server, plus
+# tls-compress (the compressed protocol over TLS, where the driver has it).
+#
 # env: DRIVERS_ONLY   check names to run (e.g. "pymysql mysql2"; default all)
-#      DRIVERS_MODES  modes to run (default "builtin rules json")
+#      DRIVERS_MODES  modes to run (default "builtin rules json tls")
 #      DRIVERS_JOBS   check runs at once (default 2; each is one check x one mode)
 #      DRIVERS_TIMEOUT seconds one check run may take (default 300: a liveness
 #                     limit, not a timing assertion)
@@ -46,13 +65,16 @@ if [ -z "$BIN" ] || [ ! -x "$BIN" ]; then
 fi
 BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")
 RULES=${DRIVERS_RULES:-$ROOT/examples/rules.lua}
-MODES=${DRIVERS_MODES:-builtin rules json}
+MODES=${DRIVERS_MODES:-builtin rules json tls}
 JSON_GEN=${DRIVERS_JSON_GEN:-$ROOT/examples/rules/matrix/generate.sh}
 JOBS=${DRIVERS_JOBS:-2}
 TMO=${DRIVERS_TIMEOUT:-300}
 export DRIVERS_MANY=${DRIVERS_MANY:-500}
 LOG=${DRIVERS_LOG:-$(mktemp -d -t understudy-drivers.XXXXXX)}
 mkdir -p "$LOG"
+# a reused log folder: last run's verdicts and timings would be read as this
+# run's (report_done waits for NAME.MODE.secs)
+rm -f "$LOG"/*.out "$LOG"/*.secs "$LOG"/*.raw "$LOG"/*.err "$LOG"/verdicts.txt
 HOST=127.0.0.1
 T0=$(date +%s)
 
@@ -91,6 +113,7 @@ start_server() {
 }
 
 fail=0
+TLS_PORTS=""
 for m in $MODES; do
   case "$m" in
     builtin) start_server builtin || fail=1 ;;
@@ -103,7 +126,23 @@ for m in $MODES; do
       else
         echo "FAIL server json start rules generator $JSON_GEN failed: $(tail -c 400 "$LOG/rules-json.gen.log" | tr '\n' ' ')"; fail=1
       fi ;;
-    *) echo "FAIL runner $m mode unknown mode '$m' (builtin, rules or json)"; fail=1 ;;
+    tls)
+      if bash "$ROOT/scripts/make-tls-certs.sh" "$LOG/tls" >"$LOG/tls.gen.log" 2>&1; then
+        tls=(--ssl-cert "$LOG/tls/server.pem" --ssl-key "$LOG/tls/server.key" --require-secure-transport)
+        start_server tls --lua-script "$RULES" "${tls[@]}" || fail=1
+        TLS_PORTS=""
+        for p in native:mysql_native_password sha2:caching_sha2_password sha256:sha256_password clear:mysql_clear_password; do
+          extra=()
+          [ "${p%%:*}" = sha2 ] && extra=(--auth-cache cold)
+          start_server "tls-${p%%:*}" "${tls[@]}" --auth-plugin "${p#*:}" "${extra[@]}" \
+            --user drivers:drivers-pw --user u:p || fail=1
+          TLS_PORTS="$TLS_PORTS ${p%%:*}=${SPORT[tls-${p%%:*}]:-0}"
+        done
+        TLS_PORTS=${TLS_PORTS# }
+      else
+        echo "FAIL server tls start openssl could not make the certificates: $(tail -c 400 "$LOG/tls.gen.log" | tr '\n' ' ')"; fail=1
+      fi ;;
+    *) echo "FAIL runner $m mode unknown mode '$m' (builtin, rules, json or tls)"; fail=1 ;;
   esac
 done
 
@@ -130,15 +169,18 @@ run_one() {
   if [ -z "$port" ]; then
     echo "FAIL $n $m check server for mode $m did not start" >"$out"; echo 0 >"$LOG/$n.$m.secs"; return
   fi
-  # json mode: the checks expect rules.lua's answers (MODE rules); their
-  # verdict lines are labelled json (field 3)
+  # json and tls modes: the checks expect rules.lua's answers (MODE rules);
+  # their verdict lines are labelled json or tls (field 3). Only tls runs get
+  # the TLS environment.
   local arg=$m
-  [ "$m" = json ] && arg=rules
+  [ "$m" = json ] || [ "$m" = tls ] && arg=rules
+  local tlsenv=()
+  [ "$m" = tls ] && tlsenv=("DRIVERS_TLS_CA=$LOG/tls/ca.pem" "DRIVERS_TLS_PORTS=$TLS_PORTS")
   local t=$(date +%s)
-  timeout -k 10 "$TMO" "$CHECKS/check-$n" "$HOST" "$port" "$arg" >"$raw" 2>"$err" </dev/null
+  env "${tlsenv[@]}" timeout -k 10 "$TMO" "$CHECKS/check-$n" "$HOST" "$port" "$arg" >"$raw" 2>"$err" </dev/null
   local rc=$? secs=$(( $(date +%s) - t ))
-  if [ "$m" = json ]; then
-    grep -E '^(PASS|FAIL|N/A) [^ ]+ [^ ]+ [^ ]+' "$raw" | sed -E 's/^(PASS|FAIL|N\/A) ([^ ]+) [^ ]+ /\1 \2 json /' | cut -c1-600 >"$out"
+  if [ "$m" = json ] || [ "$m" = tls ]; then
+    grep -E '^(PASS|FAIL|N/A) [^ ]+ [^ ]+ [^ ]+' "$raw" | sed -E "s/^(PASS|FAIL|N\/A) ([^ ]+) [^ ]+ /\1 \2 $m /" | cut -c1-600 >"$out"
   else
     grep -E '^(PASS|FAIL|N/A) [^ ]+ [^ ]+ [^ ]+' "$raw" | cut -c1-600 >"$out"
   fi
@@ -167,7 +209,12 @@ report_done() {
     reported=$((reported + 1))
   done
 }
-others() { jobs -rp | grep -cvxF -e "${SPID[builtin]:-x}" -e "${SPID[rules]:-x}" -e "${SPID[json]:-x}"; }
+# the check runs still going: background jobs that are not servers
+others() {
+  local pats=(-e x) p
+  for p in "${SPID[@]}"; do pats+=(-e "$p"); done
+  jobs -rp | grep -cvxF "${pats[@]}"
+}
 for r in "${runs[@]}"; do
   set -- $r
   while [ "$(others)" -ge "$JOBS" ]; do
@@ -182,8 +229,9 @@ while [ "$(others)" -gt 0 ]; do
 done
 report_done
 
-# The servers must still be up, and exit 0 on SIGTERM.
-for m in $MODES; do
+# The servers (one per mode, and tls's per-plugin ones) must still be up,
+# and exit 0 on SIGTERM.
+for m in "${!SPID[@]}"; do
   pid=${SPID[$m]:-}
   [ -n "$pid" ] || continue
   if ! kill -0 "$pid" 2>/dev/null; then
@@ -199,7 +247,7 @@ done
 # Tables from every verdict line.
 cat "$LOG"/*.out 2>/dev/null >"$LOG/verdicts.txt"
 awk -v fail="$fail" '
-  BEGIN { order = "ps-params ps-types ps-ok ps-error ps-twice ps-many ps-big text-params text-types text-ok text-error text-twice text-many text-big"
+  BEGIN { order = "ps-params ps-types ps-ok ps-error ps-twice ps-many ps-big text-params text-types text-ok text-error text-twice text-many text-big tls-native tls-sha2 tls-sha256 tls-clear tls-compress"
           ns = split(order, o, " "); for (i = 1; i <= ns; i++) { rank[o[i]] = i; scen[i] = o[i] } }
   {
     v = $1; d = $2; m = $3; s = $4

@@ -10,10 +10,19 @@
 // db.Query with arguments (the driver prepares, executes and closes). text-*
 // use interpolateParams=true (the driver substitutes client-side and sends a
 // COM_QUERY) and db.Query without arguments.
+//
+// tls runs (scripts/drivers.sh sets DRIVERS_TLS_CA and DRIVERS_TLS_PORTS):
+// every connection has tls=understudy-ca, a config registered with
+// mysql.RegisterTLSConfig whose RootCAs is the CA alone and ServerName is HOST
+// (an IP: crypto/tls checks it against the certificate's IP SANs), and
+// tls-native, tls-sha2, tls-sha256, tls-clear (one per-plugin server each)
+// and tls-compress follow the usual scenarios.
 package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -34,21 +43,63 @@ type naError string
 
 func (e naError) Error() string { return string(e) }
 
-func dsn(extra string) string {
+// tls runs only: the CA file, "native=P sha2=P ..." as a map, and the name of
+// the TLS config every ordinary connection uses ("" otherwise: no tls=).
+var tlsCA = os.Getenv("DRIVERS_TLS_CA")
+var tlsPorts = map[string]string{}
+var mainTLS string
+var mainTLSErr error // registering mainTLS failed: every open says so
+
+// dsnAt: the DSN for PORT with TLS config tlsName ("" none).
+func dsnAt(port, tlsName, extra string) string {
 	d := fmt.Sprintf("u:p@tcp(%s:%s)/test?timeout=20s&readTimeout=60s&writeTimeout=60s", host, port)
+	if tlsName != "" {
+		d += "&tls=" + tlsName
+	}
 	if extra != "" {
 		d += "&" + extra
 	}
 	return d
 }
 
+func dsn(extra string) string { return dsnAt(port, mainTLS, extra) }
+
 func open(extra string) (*sql.DB, error) {
-	db, err := sql.Open("mysql", dsn(extra))
+	if mainTLSErr != nil {
+		return nil, mainTLSErr
+	}
+	return openDSN(dsn(extra))
+}
+
+func openDSN(d string) (*sql.DB, error) {
+	db, err := sql.Open("mysql", d)
 	if err != nil {
 		return nil, err
 	}
 	db.SetConnMaxLifetime(0)
 	return db, nil
+}
+
+// registerTLS registers tls=NAME: verified against DRIVERS_TLS_CA only, for
+// the name HOST. onVerified (if not nil) sees every handshake that passed
+// that verification (crypto/tls calls VerifyConnection after it).
+func registerTLS(name string, onVerified func(tls.ConnectionState)) error {
+	pem, err := os.ReadFile(tlsCA)
+	if err != nil {
+		return fmt.Errorf("DRIVERS_TLS_CA: %v", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return fmt.Errorf("DRIVERS_TLS_CA %s: no PEM certificate in it", tlsCA)
+	}
+	cfg := &tls.Config{RootCAs: pool, ServerName: host}
+	if onVerified != nil {
+		cfg.VerifyConnection = func(cs tls.ConnectionState) error {
+			onVerified(cs)
+			return nil
+		}
+	}
+	return mysql.RegisterTLSConfig(name, cfg)
 }
 
 // canon renders a decoded value with its Go type so that comparisons are exact.
@@ -707,6 +758,16 @@ func scBig(ctx context.Context, text bool) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	detail, err := checkBig(rows)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%s, %.2fs", detail, time.Since(t0).Seconds()), nil
+}
+
+// checkBig reads SELECT * FROM big: 200,000 rows, the sums of id and val,
+// every name row-<id>.
+func checkBig(rows *sql.Rows) (string, error) {
 	defer rows.Close()
 	var cnt, sumID, sumVal int64
 	var badName string
@@ -733,7 +794,212 @@ func scBig(ctx context.Context, text bool) (string, error) {
 	if cnt != 200000 || sumID != 20000100000 || sumVal != wantVal || badName != "" {
 		return "", fmt.Errorf("count=%d sum(id)=%d sum(val)=%d %s; want 200000 20000100000 %d", cnt, sumID, sumVal, badName, wantVal)
 	}
-	return fmt.Sprintf("count=200000 sum(id)=20000100000 sum(val)=%d names ok, %.2fs", wantVal, time.Since(t0).Seconds()), nil
+	return fmt.Sprintf("count=200000 sum(id)=20000100000 sum(val)=%d names ok", wantVal), nil
+}
+
+// tlsSeen: the handshakes a tls-* scenario's own TLS config verified.
+type tlsSeen struct {
+	mu     sync.Mutex
+	states []tls.ConnectionState
+}
+
+func (t *tlsSeen) record(cs tls.ConnectionState) {
+	t.mu.Lock()
+	t.states = append(t.states, cs)
+	t.mu.Unlock()
+}
+
+var tlsVersions = map[uint16]string{tls.VersionTLS10: "TLSv1", tls.VersionTLS11: "TLSv1.1",
+	tls.VersionTLS12: "TLSv1.2", tls.VersionTLS13: "TLSv1.3"}
+
+// sessionStatus: SHOW SESSION STATUS LIKE 'NAME' -> its value ("" with no row).
+func sessionStatus(ctx context.Context, conn *sql.Conn, name string) (string, error) {
+	rows, err := conn.QueryContext(ctx, "SHOW SESSION STATUS LIKE '"+name+"'")
+	if err != nil {
+		return "", fmt.Errorf("SHOW SESSION STATUS LIKE '%s': %v", name, err)
+	}
+	defer rows.Close()
+	var vals []string
+	for rows.Next() {
+		var n, v string
+		if err := rows.Scan(&n, &v); err != nil {
+			return "", err
+		}
+		vals = append(vals, v)
+	}
+	if err := rows.Err(); err != nil {
+		return "", err
+	}
+	if len(vals) > 1 {
+		return "", fmt.Errorf("SHOW SESSION STATUS LIKE '%s': %d rows", name, len(vals))
+	}
+	if len(vals) == 0 {
+		return "", nil
+	}
+	return vals[0], nil
+}
+
+// tlsSession: the one connection's TLS as both ends see it. Our config saw
+// exactly one handshake, verified (a chain to the CA), and the server's
+// Ssl_version and Ssl_cipher are what it negotiated (a TLS 1.3 suite has
+// the same name in Go and OpenSSL; older ones differ, so there only the
+// version is compared). -> "TLSv1.3 TLS_AES_256_GCM_SHA384"
+func tlsSession(ctx context.Context, conn *sql.Conn, seen *tlsSeen) (string, error) {
+	seen.mu.Lock()
+	states := seen.states
+	seen.mu.Unlock()
+	if len(states) != 1 || len(states[0].VerifiedChains) == 0 {
+		return "", fmt.Errorf("%d verified TLS handshakes seen, want 1", len(states))
+	}
+	cs := states[0]
+	cipher, err := sessionStatus(ctx, conn, "Ssl_cipher")
+	if err != nil {
+		return "", err
+	}
+	version, err := sessionStatus(ctx, conn, "Ssl_version")
+	if err != nil {
+		return "", err
+	}
+	if cipher == "" {
+		return "", fmt.Errorf("Ssl_cipher empty (Ssl_version %q)", version)
+	}
+	mine := tls.CipherSuiteName(cs.CipherSuite)
+	if version != tlsVersions[cs.Version] || (cs.Version == tls.VersionTLS13 && cipher != mine) {
+		return "", fmt.Errorf("server says %s %s, the client negotiated %s %s", version, cipher, tlsVersions[cs.Version], mine)
+	}
+	return version + " " + cipher, nil
+}
+
+// openTLS: one connection over a TLS config of the scenario's own (named
+// understudy-ca-KEY), to PORT.
+func openTLS(ctx context.Context, key, port, extra string) (*sql.DB, *sql.Conn, *tlsSeen, error) {
+	seen := &tlsSeen{}
+	name := "understudy-ca-" + key
+	if err := registerTLS(name, seen.record); err != nil {
+		return nil, nil, nil, err
+	}
+	db, err := openDSN(dsnAt(port, name, extra))
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		db.Close()
+		return nil, nil, nil, err
+	}
+	return db, conn, seen, nil
+}
+
+var tlsPlugins = [][2]string{{"native", "mysql_native_password"}, {"sha2", "caching_sha2_password"},
+	{"sha256", "sha256_password"}, {"clear", "mysql_clear_password"}}
+
+// tls-KEY: a login to the per-plugin server over verified TLS, then the
+// built-in answers: SHOW DATABASES, the 101 error, SHOW DATABASES again
+// (database/sql has no select-db call). The driver shows nothing of the
+// login's exchange (caching_sha2_password's 0x03 or 0x04), so the detail
+// names the plugin of the port only.
+func scTLSPlugin(ctx context.Context, key, plugin string) (string, error) {
+	p := tlsPorts[key]
+	if p == "" {
+		return "", fmt.Errorf("no %s=PORT in DRIVERS_TLS_PORTS %q", key, os.Getenv("DRIVERS_TLS_PORTS"))
+	}
+	extra, how := "", ""
+	if key == "clear" {
+		// the driver refuses the cleartext plugin unless told to allow it
+		extra, how = "allowCleartextPasswords=true", " (allowCleartextPasswords=true)"
+	}
+	db, conn, seen, err := openTLS(ctx, key, p, extra)
+	if err != nil {
+		return "", err
+	}
+	defer db.Close()
+	defer conn.Close()
+	t, err := tlsSession(ctx, conn, seen)
+	if err != nil {
+		return "", err
+	}
+	dbs := func(when string) error {
+		rows, err := conn.QueryContext(ctx, "SHOW DATABASES")
+		if err != nil {
+			return fmt.Errorf("SHOW DATABASES %s: %v", when, err)
+		}
+		_, _, out, err := readAll(rows)
+		if err != nil {
+			return fmt.Errorf("SHOW DATABASES %s: %v", when, err)
+		}
+		ok := len(out) == 70
+		for i := 0; ok && i < 70; i++ {
+			ok = len(out[i]) == 1 && out[i][0] == fmt.Sprintf(`bytes:"db_%d"`, i+1)
+		}
+		if !ok {
+			first := out
+			if len(first) > 3 {
+				first = first[:3]
+			}
+			return fmt.Errorf("SHOW DATABASES %s: %d rows %v..., want db_1..db_70", when, len(out), first)
+		}
+		return nil
+	}
+	if err := dbs("first"); err != nil {
+		return "", err
+	}
+	rows, err := conn.QueryContext(ctx, "SELECT * FROM nothing")
+	if err == nil {
+		_, _, _, err = readAll(rows)
+	}
+	if err == nil {
+		return "", errors.New("SELECT * FROM nothing: no error")
+	}
+	if e := checkErr(err, 101, "I haven't learnt how to handle that query"); e != nil {
+		return "", fmt.Errorf("SELECT * FROM nothing: %v", e)
+	}
+	if err := dbs("after the error"); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%s%s over %s: 70 databases, 101 error, usable after", plugin, how, t), nil
+}
+
+// tls-compress: the compressed protocol inside TLS on the main server, then
+// SELECT * FROM big through it. go-sql-driver before 1.9 has no compression:
+// its DSN parser refuses compress=true, and that refusal is the N/A.
+func scTLSCompress(ctx context.Context) (string, error) {
+	if _, err := mysql.ParseDSN(dsn("compress=true")); err != nil {
+		if strings.Contains(err.Error(), "not implemented") {
+			return "", naError(fmt.Sprintf("no protocol compression in this go-sql-driver (Debian's 1.5; it came in 1.9): compress=true gives %q", err.Error()))
+		}
+		return "", err
+	}
+	db, conn, seen, err := openTLS(ctx, "compress", port, "compress=true")
+	if err != nil {
+		return "", err
+	}
+	defer db.Close()
+	defer conn.Close()
+	t, err := tlsSession(ctx, conn, seen)
+	if err != nil {
+		return "", err
+	}
+	on, err := sessionStatus(ctx, conn, "Compression")
+	if err != nil {
+		return "", err
+	}
+	algo, err := sessionStatus(ctx, conn, "Compression_algorithm")
+	if err != nil {
+		return "", err
+	}
+	if on != "ON" {
+		return "", fmt.Errorf("Compression %q (algorithm %q), want ON", on, algo)
+	}
+	t0 := time.Now()
+	rows, err := conn.QueryContext(ctx, "SELECT * FROM big")
+	if err != nil {
+		return "", err
+	}
+	detail, err := checkBig(rows)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("Compression ON (%s) over %s: %s, %.2fs", algo, t, detail, time.Since(t0).Seconds()), nil
 }
 
 func main() {
@@ -742,29 +1008,51 @@ func main() {
 		os.Exit(2)
 	}
 	host, port, mode = os.Args[1], os.Args[2], os.Args[3]
+	if tlsCA != "" {
+		mainTLS = "understudy-ca"
+		mainTLSErr = registerTLS(mainTLS, nil)
+		for _, w := range strings.Fields(os.Getenv("DRIVERS_TLS_PORTS")) {
+			if i := strings.IndexByte(w, '='); i > 0 {
+				tlsPorts[w[:i]] = w[i+1:]
+			}
+		}
+	}
 	type sc struct {
 		name string
-		fn   func(context.Context, bool) (string, error)
+		fn   func(context.Context) (string, error)
 	}
-	scs := []sc{{"params", scParams}, {"types", scTypes}, {"ok", scOk}, {"error", scError},
-		{"twice", scTwice}, {"many", scMany}, {"big", scBig}}
-	failed := false
+	var scs []sc
 	for _, proto := range []string{"ps", "text"} {
-		for _, s := range scs {
-			name := proto + "-" + s.name
-			ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-			detail, err := s.fn(ctx, proto == "text")
-			cancel()
-			var na naError
-			switch {
-			case errors.As(err, &na):
-				fmt.Printf("N/A %s %s %s %s\n", driverName, mode, name, na)
-			case err != nil:
-				failed = true
-				fmt.Printf("FAIL %s %s %s %s\n", driverName, mode, name, oneLine(err.Error()))
-			default:
-				fmt.Printf("PASS %s %s %s %s\n", driverName, mode, name, detail)
-			}
+		for _, s := range []struct {
+			name string
+			fn   func(context.Context, bool) (string, error)
+		}{{"params", scParams}, {"types", scTypes}, {"ok", scOk}, {"error", scError},
+			{"twice", scTwice}, {"many", scMany}, {"big", scBig}} {
+			fn, text := s.fn, proto == "text"
+			scs = append(scs, sc{proto + "-" + s.name, func(ctx context.Context) (string, error) { return fn(ctx, text) }})
+		}
+	}
+	if tlsCA != "" {
+		for _, kp := range tlsPlugins {
+			key, plugin := kp[0], kp[1]
+			scs = append(scs, sc{"tls-" + key, func(ctx context.Context) (string, error) { return scTLSPlugin(ctx, key, plugin) }})
+		}
+		scs = append(scs, sc{"tls-compress", scTLSCompress})
+	}
+	failed := false
+	for _, s := range scs {
+		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+		detail, err := s.fn(ctx)
+		cancel()
+		var na naError
+		switch {
+		case errors.As(err, &na):
+			fmt.Printf("N/A %s %s %s %s\n", driverName, mode, s.name, na)
+		case err != nil:
+			failed = true
+			fmt.Printf("FAIL %s %s %s %s\n", driverName, mode, s.name, oneLine(err.Error()))
+		default:
+			fmt.Printf("PASS %s %s %s %s\n", driverName, mode, s.name, detail)
 		}
 	}
 	if failed {

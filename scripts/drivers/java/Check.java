@@ -9,9 +9,26 @@
 // ps-* connect with useServerPrepStmts=true (COM_STMT_PREPARE/EXECUTE, binary
 // rows); text-* without it (Connector/J substitutes the parameters itself and
 // sends COM_QUERY, text rows).
+//
+// tls runs (scripts/drivers.sh sets DRIVERS_TLS_CA and DRIVERS_TLS_PORTS):
+// every connection is TLS (useSsl) with the server's certificate checked
+// against the CA (serverSslCert: that CA is the only trust anchor) and its
+// name against the host (Connector/J checks it unless told not to; here the
+// SAN IP 127.0.0.1); then tls-native, tls-sha2, tls-sha256, tls-clear (one
+// per-plugin server each) and tls-compress follow the usual scenarios.
+// Connector/J picks its authentication and TLS socket plugins through
+// ServiceLoaders: the wrapper lists Check$Sha2Probe and Check$Sha256Probe
+// ahead of the jar's caching_sha2_password and sha256_password, so that the
+// tls-* scenarios see which plugin the server switched the driver to and what
+// it answered (0x04: full authentication), and Check$TlsProbe (chosen with
+// tlsSocketType, tls runs only) hands them the session the driver verified;
+// all three are pure delegates to the jar's plugins otherwise.
 
+import java.io.IOException;
+import java.io.InputStream;
 import java.math.BigDecimal;
 import java.math.BigInteger;
+import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.sql.Connection;
 import java.sql.Date;
@@ -29,9 +46,28 @@ import java.time.LocalDateTime;
 import java.time.LocalTime;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import javax.net.ssl.SSLException;
+import javax.net.ssl.SSLSession;
+import javax.net.ssl.SSLSocket;
+import javax.net.ssl.SSLSocketFactory;
+import org.mariadb.jdbc.authentication.AuthenticationPlugin;
+import org.mariadb.jdbc.internal.com.read.Buffer;
+import org.mariadb.jdbc.internal.com.send.authentication.CachingSha2PasswordPlugin;
+import org.mariadb.jdbc.internal.com.send.authentication.Sha256PasswordPlugin;
+import org.mariadb.jdbc.internal.io.LruTraceCache;
+import org.mariadb.jdbc.internal.io.input.PacketInputStream;
+import org.mariadb.jdbc.internal.io.output.PacketOutputStream;
+import org.mariadb.jdbc.internal.protocol.tls.DefaultTlsSocketPlugin;
+import org.mariadb.jdbc.tls.TlsSocketPlugin;
+import org.mariadb.jdbc.util.Options;
 
 public class Check {
     static final String NAME = "connector-j";
@@ -49,10 +85,35 @@ public class Check {
         if (!cond) throw new Fail(msg);
     }
 
-    static Connection connect(boolean ps) throws SQLException {
-        String url = "jdbc:mariadb://" + host + ":" + port + "/test?user=u&password=p"
+    // tls runs only: the CA that signed the servers' certificate, and the
+    // per-plugin servers' ports ("native=P sha2=P sha256=P clear=P")
+    static final String TLS_CA = emptyToNull(System.getenv("DRIVERS_TLS_CA"));
+    static final Map<String, String> TLS_PORTS = new HashMap<>();
+
+    static String emptyToNull(String s) {
+        return s == null || s.isEmpty() ? null : s;
+    }
+
+    static Connection connect(boolean ps, String... tlsExtra) throws SQLException {
+        return open(port, "test", ps, tlsExtra);
+    }
+
+    /**
+     * A connection to PORT, database DB (none when empty). In tls runs: TLS,
+     * the certificate verified against DRIVERS_TLS_CA (a path in a property,
+     * not in the URL, which Connector/J splits on '&' and '='), plus the
+     * options TLS_EXTRA ("name=value").
+     */
+    static Connection open(String p, String db, boolean ps, String... tlsExtra) throws SQLException {
+        String url = "jdbc:mariadb://" + host + ":" + p + "/" + db + "?user=u&password=p"
             + "&connectTimeout=20000&socketTimeout=60000&useServerPrepStmts=" + ps;
-        return DriverManager.getConnection(url);
+        if (TLS_CA == null) return DriverManager.getConnection(url);
+        Properties tls = new Properties();
+        tls.setProperty("useSsl", "true");
+        tls.setProperty("serverSslCert", TLS_CA);
+        tls.setProperty("tlsSocketType", TlsProbe.TYPE);
+        for (String kv : tlsExtra) tls.setProperty(kv.substring(0, kv.indexOf('=')), kv.substring(kv.indexOf('=') + 1));
+        return DriverManager.getConnection(url, tls);
     }
 
     static String hex(byte[] b) {
@@ -397,7 +458,14 @@ public class Check {
             Thread t = new Thread(null, () -> {
                 Connection c = null;
                 try {
-                    c = connect(ps);
+                    // tls runs: no pipelined login here. Connector/J 2.7 sends its
+                    // session queries behind the handshake response and reads
+                    // their answers with a fixed 500 ms read timeout; DRIVERS_MANY
+                    // TLS handshakes at once on two shared cores take longer than
+                    // that (the server answers all of them: a client-side
+                    // timeout), so it reads them with socketTimeout instead. The
+                    // single-connection scenarios keep the pipelined login.
+                    c = connect(ps, "usePipelineAuth=false");
                 } catch (SQLException e) {
                     errors.add("connect #" + k + ": " + e.getMessage());
                 } finally {
@@ -433,11 +501,17 @@ public class Check {
 
     static String scBig(boolean ps) throws Exception {
         if (!mode.equals("rules")) throw new NotApplicable("rules mode only");
+        long t0 = System.nanoTime();
+        try (Connection c = connect(ps)) {
+            return bigRows(c, t0);
+        }
+    }
+
+    /** SELECT * FROM big on C: 200,000 rows, their sums and names exact; T0 starts the clock */
+    static String bigRows(Connection c, long t0) throws Exception {
         long cnt = 0, sumId = 0, sumVal = 0;
         String badName = null;
-        long t0 = System.nanoTime();
-        try (Connection c = connect(ps); PreparedStatement st = c.prepareStatement("SELECT * FROM big");
-             ResultSet rs = st.executeQuery()) {
+        try (PreparedStatement st = c.prepareStatement("SELECT * FROM big"); ResultSet rs = st.executeQuery()) {
             while (rs.next()) {
                 long id = rs.getLong(1), val = rs.getLong(3);
                 String name = rs.getString(2);
@@ -454,6 +528,236 @@ public class Check {
                 + "; want 200000 20000100000 " + wantVal);
         return "count=200000 sum(id)=20000100000 sum(val)=" + wantVal + " names ok, "
             + String.format("%.2fs", (System.nanoTime() - t0) / 1e9);
+    }
+
+    /** the one value of SHOW SESSION STATUS LIKE 'NAME' (a row named NAME, or a Fail) */
+    static String sessionStatus(Connection c, String name) throws Exception {
+        try (Statement st = c.createStatement();
+             ResultSet rs = st.executeQuery("SHOW SESSION STATUS LIKE '" + name + "'")) {
+            check(rs.next(), "SHOW SESSION STATUS LIKE '" + name + "': no row");
+            String n = rs.getString(1), v = rs.getString(2);
+            check(name.equalsIgnoreCase(n), "SHOW SESSION STATUS LIKE '" + name + "' gave the row " + n);
+            check(!rs.next(), "SHOW SESSION STATUS LIKE '" + name + "': two rows");
+            return v == null ? "" : v;
+        }
+    }
+
+    /**
+     * Connector/J's own TLS socket plugin, noting on the connecting thread the
+     * session of each handshake once verify() (the host name check, after the
+     * trust manager's chain check) accepted it. Connector/J keeps the plain
+     * socket as its socket: this is where its SSLSocket can be seen.
+     */
+    public static final class TlsProbe implements TlsSocketPlugin {
+        static final String TYPE = "understudy-check-probe";
+        static final ThreadLocal<SSLSession> VERIFIED = new ThreadLocal<>();
+        private final DefaultTlsSocketPlugin inner = new DefaultTlsSocketPlugin();
+
+        public String name() { return "Check's probe over Connector/J's default TLS socket"; }
+        public String type() { return TYPE; }
+
+        public SSLSocketFactory getSocketFactory(Options options) throws SQLException {
+            return inner.getSocketFactory(options);
+        }
+
+        public SSLSocket createSocket(Socket socket, SSLSocketFactory factory) throws IOException {
+            return inner.createSocket(socket, factory);
+        }
+
+        public void verify(String host, SSLSession session, Options options, long serverThreadId) throws SSLException {
+            inner.verify(host, session, options, serverThreadId);
+            VERIFIED.set(session);
+        }
+    }
+
+    /** a TLS 1.2 suite's IANA name (Java's) as OpenSSL, and so Ssl_cipher, spells it */
+    static String opensslName(String iana) {
+        return iana.replaceFirst("^TLS_", "").replace("_WITH_", "_").replace("AES_128", "AES128")
+            .replace("AES_256", "AES256").replace("CHACHA20_POLY1305_SHA256", "CHACHA20_POLY1305").replace('_', '-');
+    }
+
+    /** open() in a tls run, and the TLS session the driver verified for that connection */
+    static Connection openVerified(String p, String db, SSLSession[] session, String... tlsExtra) throws Exception {
+        TlsProbe.VERIFIED.remove();
+        Connection c = open(p, db, false, tlsExtra);
+        session[0] = TlsProbe.VERIFIED.get();
+        if (session[0] == null) {
+            c.close();
+            throw new Fail("connected without a verified TLS handshake (the probe's verify() never ran)");
+        }
+        return c;
+    }
+
+    /**
+     * The session's TLS as both ends see it: the driver verified its session
+     * (the CA and host name checks) and the server's Ssl_version and
+     * Ssl_cipher are what that session negotiated. -> "TLSv1.3 TLS_AES_256_GCM_SHA384"
+     */
+    static String tlsSession(Connection c, SSLSession mine) throws Exception {
+        String cipher = sessionStatus(c, "Ssl_cipher"), version = sessionStatus(c, "Ssl_version");
+        check(!cipher.isEmpty(), "Ssl_cipher empty (Ssl_version '" + version + "')");
+        String suite = mine.getCipherSuite();
+        check(version.equals(mine.getProtocol()) && (cipher.equals(suite) || cipher.equals(opensslName(suite))),
+            "server says " + version + " " + cipher + ", the socket " + mine.getProtocol() + " " + suite);
+        return version + " " + cipher;
+    }
+
+    /**
+     * One of the jar's authentication plugins, run as Connector/J runs it
+     * after the server's AuthSwitchRequest to it, its reads watched: SEEN
+     * gets the plugin's name, then the first two bytes (hex) of each packet
+     * the server sent during the exchange. It changes nothing of the exchange.
+     */
+    abstract static class Probe implements AuthenticationPlugin {
+        static final List<String> SEEN = Collections.synchronizedList(new ArrayList<>());
+        private final AuthenticationPlugin inner;
+
+        Probe(AuthenticationPlugin inner) { this.inner = inner; }
+
+        public String name() { return inner.name(); }
+        public String type() { return inner.type(); }
+        public boolean mustUseSsl() { return inner.mustUseSsl(); }
+
+        public void initialize(String password, byte[] seed, Options options) {
+            inner.initialize(password, seed, options);
+        }
+
+        public Buffer process(PacketOutputStream out, PacketInputStream in, AtomicInteger seq)
+                throws IOException, SQLException {
+            SEEN.add(inner.type());
+            return inner.process(out, new Tap(in), seq);
+        }
+    }
+
+    public static final class Sha2Probe extends Probe {
+        public Sha2Probe() { super(new CachingSha2PasswordPlugin()); }
+    }
+
+    public static final class Sha256Probe extends Probe {
+        public Sha256Probe() { super(new Sha256PasswordPlugin()); }
+    }
+
+    /** a PacketInputStream that notes each packet's first bytes in Probe.SEEN */
+    static final class Tap implements PacketInputStream {
+        private final PacketInputStream in;
+
+        Tap(PacketInputStream in) { this.in = in; }
+
+        static void note(byte[] b, int from, int to) {
+            StringBuilder sb = new StringBuilder();
+            for (int i = from; i < Math.min(to, from + 2); i++) sb.append(String.format("%02x", b[i] & 0xff));
+            Probe.SEEN.add(sb.toString());
+        }
+
+        public Buffer getPacket(boolean reUsable) throws IOException {
+            Buffer b = in.getPacket(reUsable);
+            note(b.buf, b.position, b.limit);
+            return b;
+        }
+
+        public byte[] getPacketArray(boolean reUsable) throws IOException {
+            byte[] b = in.getPacketArray(reUsable);
+            note(b, 0, b.length);
+            return b;
+        }
+
+        public int getLastPacketSeq() { return in.getLastPacketSeq(); }
+        public int getCompressLastPacketSeq() { return in.getCompressLastPacketSeq(); }
+        public void close() throws IOException { in.close(); }
+        public void setServerThreadId(long id, Boolean isMaster) { in.setServerThreadId(id, isMaster); }
+        public void setTraceCache(LruTraceCache cache) { in.setTraceCache(cache); }
+        public InputStream getInputStream() { return in.getInputStream(); }
+    }
+
+    static final String[][] TLS_PLUGINS = {{"native", "mysql_native_password"}, {"sha2", "caching_sha2_password"},
+        {"sha256", "sha256_password"}, {"clear", "mysql_clear_password"}};
+
+    /** SHOW DATABASES on C is the seed's db_1..db_70, in that order */
+    static void seedDatabases(Connection c, String when) throws Exception {
+        List<String> got = new ArrayList<>();
+        try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SHOW DATABASES")) {
+            while (rs.next()) got.add(rs.getString(1));
+        }
+        List<String> want = new ArrayList<>();
+        for (int i = 1; i <= 70; i++) want.add("db_" + i);
+        check(got.equals(want), "SHOW DATABASES " + when + ": " + got.size() + " rows "
+            + got.subList(0, Math.min(3, got.size())) + "..., want db_1..db_70");
+    }
+
+    /**
+     * tls-KEY: a login to that plugin's server (built-in answers) over
+     * verified TLS, then SHOW DATABASES, the 101 error, and the connection
+     * still usable: COM_INIT_DB (setCatalog) gets OK, SHOW DATABASES again.
+     */
+    static String scTlsPlugin(String key, String plugin) throws Exception {
+        String p = TLS_PORTS.get(key);
+        check(p != null && p.matches("[1-9]\\d*"),
+            "no " + key + "=PORT in DRIVERS_TLS_PORTS '" + System.getenv("DRIVERS_TLS_PORTS") + "'");
+        Probe.SEEN.clear();
+        SSLSession[] mine = {null};
+        try (Connection c = openVerified(p, "", mine)) {
+            String how = "";
+            List<String> seen = new ArrayList<>(Probe.SEEN);
+            // Connector/J answers every greeting but mysql_clear_password's with
+            // mysql_native_password: the sha2 and sha256 servers must switch it
+            // to their plugin (AuthSwitchRequest), the others need no switch
+            if (key.equals("sha2")) {
+                // the cold cache answers the scramble with 0x01 0x04 (perform full
+                // authentication: the password then goes in clear inside TLS),
+                // not 0x01 0x03 (fast path)
+                check(seen.size() >= 2 && seen.get(0).equals(plugin) && seen.get(1).equals("0104"),
+                    seen.isEmpty()
+                        ? "the server accepted the login with no switch to " + plugin + " (no AuthSwitchRequest, no 0x04): not a full authentication"
+                        : "the server's answers in " + plugin + " " + seen + ", want [" + plugin + ", 0104, ...] (full authentication)");
+                how = " full auth";
+            } else if (key.equals("sha256")) {
+                check(!seen.isEmpty() && seen.get(0).equals(plugin),
+                    "the server accepted Connector/J's mysql_native_password answer with no switch to " + plugin
+                        + " (no AuthSwitchRequest): " + plugin + " never ran" + (seen.isEmpty() ? "" : "; saw " + seen));
+                how = " (password in clear inside TLS)";
+            } else {
+                check(seen.isEmpty(), "an unexpected plugin switch: " + seen);
+            }
+            if (key.equals("clear")) {
+                // Connector/J 2.7 has no option for the cleartext plugin: it sends
+                // it only over TLS (mustUseSsl) and refuses it without
+                how = " (Connector/J allows it over TLS only)";
+            }
+            String t = tlsSession(c, mine[0]);
+            seedDatabases(c, "first");
+            SQLException err = null;
+            try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SELECT * FROM nothing")) {
+                while (rs.next()) { }
+            } catch (SQLException e) {
+                err = e;
+            }
+            String msg = "I haven't learnt how to handle that query";
+            check(err != null, "SELECT * FROM nothing: no SQLException");
+            String m = err.getMessage() == null ? "" : err.getMessage().replaceFirst("^\\(conn=\\d+\\) ", "");
+            check(err.getErrorCode() == 101 && msg.equals(m),
+                "SELECT * FROM nothing: " + err.getErrorCode() + " '" + err.getMessage() + "', want 101 '" + msg + "'");
+            c.setCatalog("db_1");
+            seedDatabases(c, "after the error and COM_INIT_DB");
+            return plugin + how + " over " + t + ": 70 databases, 101 error, usable after (COM_INIT_DB db_1 OK, "
+                + "SHOW DATABASES again)";
+        }
+    }
+
+    /**
+     * tls-compress: the compressed protocol (useCompression, zlib) inside
+     * verified TLS on the main server, the server's Compression ON, then
+     * SELECT * FROM big through it.
+     */
+    static String scTlsCompress() throws Exception {
+        if (!mode.equals("rules")) throw new NotApplicable("rules mode only");
+        long t0 = System.nanoTime();
+        SSLSession[] mine = {null};
+        try (Connection c = openVerified(port, "test", mine, "useCompression=true")) {
+            String t = tlsSession(c, mine[0]);
+            String on = sessionStatus(c, "Compression"), algo = sessionStatus(c, "Compression_algorithm");
+            check(on.equals("ON"), "Compression '" + on + "' (algorithm '" + algo + "'), want ON");
+            return "Compression ON (" + algo + ") over " + t + ": " + bigRows(c, t0);
+        }
     }
 
     interface Scenario {
@@ -477,22 +781,38 @@ public class Check {
         boolean failed = false;
         for (String proto : new String[] {"ps", "text"}) {
             for (int i = 0; i < scs.length; i++) {
-                String sc = proto + "-" + names[i];
-                try {
-                    String detail = scs[i].run(proto.equals("ps"));
-                    System.out.println("PASS " + NAME + " " + mode + " " + sc + " " + detail);
-                } catch (NotApplicable e) {
-                    System.out.println("N/A " + NAME + " " + mode + " " + sc + " " + e.getMessage());
-                } catch (Fail e) {
-                    failed = true;
-                    System.out.println("FAIL " + NAME + " " + mode + " " + sc + " " + oneLine(e.getMessage()));
-                } catch (Throwable e) {
-                    failed = true;
-                    System.out.println("FAIL " + NAME + " " + mode + " " + sc + " " + oneLine(e.toString()));
-                }
-                System.out.flush();
+                final Scenario f = scs[i];
+                final boolean ps = proto.equals("ps");
+                failed |= !verdict(proto + "-" + names[i], () -> f.run(ps));
             }
         }
+        if (TLS_CA != null) {
+            for (String w : System.getenv().getOrDefault("DRIVERS_TLS_PORTS", "").trim().split("\\s+")) {
+                int eq = w.indexOf('=');
+                if (eq > 0) TLS_PORTS.put(w.substring(0, eq), w.substring(eq + 1));
+            }
+            for (String[] kp : TLS_PLUGINS) failed |= !verdict("tls-" + kp[0], () -> scTlsPlugin(kp[0], kp[1]));
+            failed |= !verdict("tls-compress", Check::scTlsCompress);
+        }
         System.exit(failed ? 1 : 0);
+    }
+
+    /** runs one scenario and prints its verdict line; false when it failed */
+    static boolean verdict(String sc, Callable<String> run) {
+        boolean ok = true;
+        try {
+            String detail = run.call();
+            System.out.println("PASS " + NAME + " " + mode + " " + sc + " " + detail);
+        } catch (NotApplicable e) {
+            System.out.println("N/A " + NAME + " " + mode + " " + sc + " " + e.getMessage());
+        } catch (Fail e) {
+            ok = false;
+            System.out.println("FAIL " + NAME + " " + mode + " " + sc + " " + oneLine(e.getMessage()));
+        } catch (Throwable e) {
+            ok = false;
+            System.out.println("FAIL " + NAME + " " + mode + " " + sc + " " + oneLine(e.toString()));
+        }
+        System.out.flush();
+        return ok;
     }
 }

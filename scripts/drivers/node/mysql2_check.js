@@ -13,7 +13,17 @@
 //
 // Prints PASS|FAIL|N/A mysql2 MODE SCENARIO DETAIL, one line per scenario;
 // exits 1 if any failed. env: DRIVERS_MANY (500) connections for *-many.
+//
+// tls runs (scripts/drivers.sh sets DRIVERS_TLS_CA and DRIVERS_TLS_PORTS):
+// every connection is TLS, the server's certificate checked against the CA
+// (mysql2 checks the chain by default; verifyIdentity adds the name: for an
+// IP host mysql2 sends no SNI and node checks the name `localhost`, so the
+// tls-* scenarios also check the certificate against HOST, the SAN IP), and
+// tls-native, tls-sha2, tls-sha256, tls-clear (one per-plugin server each)
+// and tls-compress follow the usual scenarios.
 'use strict';
+const fs = require('fs');
+const tls = require('tls');
 const mysql = require('mysql2/promise');
 
 const [HOST, PORT_S, MODE] = process.argv.slice(2);
@@ -27,8 +37,18 @@ const check = (cond, msg) => {
   if (!cond) throw new Fail(msg);
 };
 
-const connect = () =>
+// tls runs only: one ssl object for every connection (mysql2 builds the
+// secure context once per ssl object, not once per connection).
+const TLS_CA = process.env.DRIVERS_TLS_CA || '';
+const SSL = TLS_CA ? { ca: fs.readFileSync(TLS_CA), verifyIdentity: true } : null;
+// "native=P sha2=P sha256=P clear=P" -> { native: P, ... }
+const TLS_PORTS = Object.fromEntries((process.env.DRIVERS_TLS_PORTS || '').split(/\s+/)
+  .filter((w) => w.includes('=')).map((w) => [w.slice(0, w.indexOf('=')), Number(w.slice(w.indexOf('=') + 1))]));
+
+// extra: options over the usual ones (port, compress, auth plugins)
+const connect = (extra = {}) =>
   mysql.createConnection({
+    ...(SSL ? { ssl: SSL } : {}),
     host: HOST,
     port: PORT,
     user: 'drivers',
@@ -40,6 +60,7 @@ const connect = () =>
     dateStrings: true,
     timezone: 'Z',
     connectTimeout: 120000,
+    ...extra,
   });
 
 // A value with its type, exactly.
@@ -275,12 +296,9 @@ async function scMany(ps) {
   return `${MANY} connections at once (Promise.all), each ${RULES ? 'users WHERE id = ?' : 'SELECT ?'} exact, ${wall}s`;
 }
 
-async function scBig(ps) {
-  if (!RULES) return null;
-  const c = await connect();
-  const t0 = Date.now();
-  const [rows] = await run(c, ps, 'SELECT * FROM big', []);
-  await c.end();
+// The rows of SELECT * FROM big, checked: 200,000 rows, the sums of id and
+// val, every name row-<id>.
+function checkBig(rows) {
   let cnt = 0;
   let sumId = 0n;
   let sumVal = 0n;
@@ -298,7 +316,133 @@ async function scBig(ps) {
   check(BigInt(cnt) === n && sumId === wantId && sumVal === wantVal,
     `count/sum(id)/sum(val) ${cnt}/${sumId}/${sumVal}, want ${n}/${wantId}/${wantVal}`);
   check(badName === null, `name: ${badName}`);
-  return `${cnt} rows, sum(id)=${sumId}, sum(val)=${sumVal}, names row-<id>, ${((Date.now() - t0) / 1000).toFixed(1)}s`;
+  return `${cnt} rows, sum(id)=${sumId}, sum(val)=${sumVal}, names row-<id>`;
+}
+
+async function scBig(ps) {
+  if (!RULES) return null;
+  const c = await connect();
+  const t0 = Date.now();
+  const [rows] = await run(c, ps, 'SELECT * FROM big', []);
+  await c.end();
+  return `${checkBig(rows)}, ${((Date.now() - t0) / 1000).toFixed(1)}s`;
+}
+
+// SHOW SESSION STATUS LIKE 'NAME' -> its value ('' when there is no row)
+async function sessionStatus(c, name) {
+  const [rows] = await c.query(`SHOW SESSION STATUS LIKE '${name}'`);
+  check(rows.length <= 1, `SHOW SESSION STATUS LIKE '${name}': ${rows.length} rows`);
+  return rows.length ? String(Object.values(rows[0])[1]) : '';
+}
+
+// The tls-* scenarios' connections: an ssl object of their own, so that
+// mysql2 (which keeps TLS sessions per ssl object, host and port) does a full
+// handshake with the certificate in it rather than resume the session an
+// earlier connection left.
+const connectFresh = (extra) => connect({ ssl: { ...SSL }, ...extra });
+
+// The session's TLS as both ends see it: mysql2's socket must be a TLS one
+// from a full handshake whose certificate checked out against the CA and
+// names HOST (the IP), and the server's Ssl_version and Ssl_cipher (OpenSSL's
+// names, as node's getCipher().name) must be what the socket negotiated.
+// -> "TLSv1.3 TLS_AES_256_GCM_SHA384"
+async function tlsSession(c) {
+  const sock = c.connection.stream;
+  check(sock instanceof tls.TLSSocket && sock.authorized === true && !sock.isSessionReused(),
+    `not a verified new TLS session (authorized=${sock.authorized}, ${sock.authorizationError || 'no TLS'}, `
+    + `reused=${sock.isSessionReused && sock.isSessionReused()})`);
+  const idErr = tls.checkServerIdentity(HOST, sock.getPeerCertificate());
+  check(idErr === undefined, `certificate not for ${HOST}: ${idErr && idErr.message}`);
+  const cipher = await sessionStatus(c, 'Ssl_cipher');
+  const version = await sessionStatus(c, 'Ssl_version');
+  check(cipher !== '', `Ssl_cipher empty (Ssl_version ${JSON.stringify(version)})`);
+  const mine = sock.getCipher();
+  check(version === sock.getProtocol() && (cipher === mine.name || cipher === mine.standardName),
+    `server says ${version} ${cipher}, the socket ${sock.getProtocol()} ${mine.name}`);
+  return `${version} ${cipher}`;
+}
+
+const DATABASES = Array.from({ length: 70 }, (_, i) => `db_${i + 1}`);
+const TLS_PLUGINS = [['native', 'mysql_native_password'], ['sha2', 'caching_sha2_password'],
+  ['sha256', 'sha256_password'], ['clear', 'mysql_clear_password']];
+
+// tls-KEY: a login to the per-plugin server over verified TLS, then the
+// built-in answers: SHOW DATABASES, the 101 error, SHOW DATABASES again.
+async function scTlsPlugin(key, plugin) {
+  const port = TLS_PORTS[key];
+  check(port > 0, `no ${key}=PORT in DRIVERS_TLS_PORTS ${JSON.stringify(process.env.DRIVERS_TLS_PORTS)}`);
+  const extra = { port };
+  let how = '';
+  const moreData = [];
+  if (key === 'clear') {
+    // mysql2 refuses the cleartext plugin unless told to allow it
+    extra.enableCleartextPlugin = true;
+    how = ' (enableCleartextPlugin)';
+  } else if (key === 'sha2') {
+    // mysql2's own plugin, wrapped to see what the server sends: after the
+    // scramble, 0x04 (perform full authentication, the cold cache) and not
+    // 0x03 (fast path). With a custom plugin mysql2 answers the greeting
+    // with mysql_native_password and the server switches it to this one.
+    const cachingSha2 = require('mysql2').authPlugins.caching_sha2_password;
+    extra.authPlugins = {
+      caching_sha2_password: (ctx) => {
+        const inner = cachingSha2({})(ctx);
+        return (data) => {
+          moreData.push(Buffer.from(data).toString('hex'));
+          return inner(data);
+        };
+      },
+    };
+    how = ' full auth';
+  }
+  const c = await connectFresh(extra);
+  try {
+    if (key === 'sha2') {
+      check(moreData.length === 2 && moreData[1] === '04',
+        moreData.length === 0
+          ? 'the server accepted the login with no caching_sha2_password exchange (no AuthSwitchRequest, no 0x04): not a full authentication'
+          : `auth data from the server ${JSON.stringify(moreData.map((h) => h.slice(0, 8)))}, want [scramble, 04] (full authentication)`);
+    }
+    const t = await tlsSession(c);
+    const dbs = async (when) => {
+      const [rows] = await c.query('SHOW DATABASES');
+      const got = rows.map((r) => String(Object.values(r)[0]));
+      check(JSON.stringify(got) === JSON.stringify(DATABASES),
+        `SHOW DATABASES ${when}: ${got.length} rows ${JSON.stringify(got.slice(0, 3))}..., want db_1..db_70`);
+    };
+    await dbs('first');
+    let err = null;
+    try {
+      await c.query('SELECT * FROM nothing');
+    } catch (e) {
+      err = [e.errno, e.sqlMessage];
+    }
+    const want = [101, "I haven't learnt how to handle that query"];
+    check(JSON.stringify(err) === JSON.stringify(want), `SELECT * FROM nothing: error ${JSON.stringify(err)}, want ${JSON.stringify(want)}`);
+    await dbs('after the error');
+    return `${plugin}${how} over ${t}: 70 databases, 101 error, usable after`;
+  } finally {
+    await c.end();
+  }
+}
+
+// tls-compress: the compressed protocol inside TLS on the main server
+// (mysql2 asks for it only when the greeting offers CLIENT_COMPRESS, and
+// quietly goes without otherwise: hence the Compression check), then
+// SELECT * FROM big through it.
+async function scTlsCompress() {
+  const c = await connectFresh({ compress: true });
+  try {
+    const t = await tlsSession(c);
+    const on = await sessionStatus(c, 'Compression');
+    const algo = await sessionStatus(c, 'Compression_algorithm');
+    check(on === 'ON', `Compression ${JSON.stringify(on)} (algorithm ${JSON.stringify(algo)}), want ON`);
+    const t0 = Date.now();
+    const [rows] = await c.query('SELECT * FROM big');
+    return `Compression ON (${algo}) over ${t}: ${checkBig(rows)}, ${((Date.now() - t0) / 1000).toFixed(1)}s`;
+  } finally {
+    await c.end();
+  }
 }
 
 const SCENARIOS = [['params', scParams], ['types', scTypes], ['ok', scOk], ['error', scError],
@@ -306,18 +450,23 @@ const SCENARIOS = [['params', scParams], ['types', scTypes], ['ok', scOk], ['err
 
 async function main() {
   let ok = true;
+  const runs = [];
   for (const ps of [false, true]) {
-    for (const [scen, fn] of SCENARIOS) {
-      const label = (ps ? 'ps-' : 'text-') + scen;
-      try {
-        const r = await fn(ps);
-        if (r === null) console.log(`N/A ${NAME} ${MODE} ${label} builtin mode has no such table (rules only)`);
-        else console.log(`PASS ${NAME} ${MODE} ${label} ${r}`);
-      } catch (e) {
-        ok = false;
-        const msg = e instanceof Fail ? e.message : `exception: ${e.stack || e}`.split('\n').slice(0, 2).join(' ');
-        console.log(`FAIL ${NAME} ${MODE} ${label} ${msg.slice(0, 500)}`);
-      }
+    for (const [scen, fn] of SCENARIOS) runs.push([(ps ? 'ps-' : 'text-') + scen, () => fn(ps)]);
+  }
+  if (SSL) {
+    for (const [key, plugin] of TLS_PLUGINS) runs.push([`tls-${key}`, () => scTlsPlugin(key, plugin)]);
+    runs.push(['tls-compress', scTlsCompress]);
+  }
+  for (const [label, fn] of runs) {
+    try {
+      const r = await fn();
+      if (r === null) console.log(`N/A ${NAME} ${MODE} ${label} builtin mode has no such table (rules only)`);
+      else console.log(`PASS ${NAME} ${MODE} ${label} ${r}`);
+    } catch (e) {
+      ok = false;
+      const msg = e instanceof Fail ? e.message : `exception: ${e.stack || e}`.split('\n').slice(0, 2).join(' ');
+      console.log(`FAIL ${NAME} ${MODE} ${label} ${msg.slice(0, 500)}`);
     }
   }
   process.exitCode = ok ? 0 : 1;

@@ -15,13 +15,31 @@
 // share its pages), each with its own connection: all connect and prepare,
 // wait at a barrier (a pipe the parent closes), then all execute at once.
 //
+// tls runs (DRIVERS_TLS_CA set): every connection is TLS (MYSQLI_CLIENT_SSL)
+// with the server certificate verified against DRIVERS_TLS_CA: with
+// MYSQLI_OPT_SSL_VERIFY_SERVER_CERT mysqlnd has PHP's stream layer check the
+// chain and the peer name, HOST itself (127.0.0.1, against the certificate's
+// IP SAN), so a wrong CA or a certificate for another name fails the login.
+// After the ps-* scenarios: tls-native, tls-sha2, tls-sha256, tls-clear log
+// in over TLS to DRIVERS_TLS_PORTS' one-plugin servers (built-in answers;
+// mysqlnd has all four plugins built in, mysql_clear_password allowed
+// without an option) and tls-compress adds MYSQLI_CLIENT_COMPRESS on the
+// main port.
+//
 // Prints PASS|FAIL|N/A mysqli MODE SCENARIO DETAIL; exits 1 if any failed.
-// env: DRIVERS_MANY (500).
+// env: DRIVERS_MANY (500), DRIVERS_TLS_CA, DRIVERS_TLS_PORTS (tls runs only).
 
 [$_, $HOST, $PORT, $MODE] = $argv + [null, null, null, null];
 $PORT = (int)$PORT;
 $RULES = $MODE === 'rules';
 $MANY = (int)(getenv('DRIVERS_MANY') ?: 500);
+$TLS_CA = getenv('DRIVERS_TLS_CA') ?: null;
+// "native=P sha2=P sha256=P clear=P" -> ['native' => 'P', ...]
+$TLS_PORTS = [];
+foreach (preg_split('/\s+/', (string)getenv('DRIVERS_TLS_PORTS'), -1, PREG_SPLIT_NO_EMPTY) as $kv) {
+    [$k, $v] = explode('=', $kv, 2) + [1 => ''];
+    $TLS_PORTS[$k] = $v;
+}
 const NAME = 'mysqli';
 
 mysqli_report(MYSQLI_REPORT_ERROR | MYSQLI_REPORT_STRICT);
@@ -29,12 +47,24 @@ mysqli_report(MYSQLI_REPORT_ERROR | MYSQLI_REPORT_STRICT);
 class Fail extends Exception {}
 function check($cond, $msg) { if (!$cond) throw new Fail($msg); }
 
-function connect() {
-    global $HOST, $PORT;
+// $port: another server's (tls-*); $readTimeout: the tls-* logins use a
+// shorter one, so a login the client waits on forever ends as this
+// scenario's FAIL, not the whole run's time limit.
+function connect($port = null, $compress = false, $readTimeout = 120) {
+    global $HOST, $PORT, $TLS_CA;
     $m = mysqli_init();
     $m->options(MYSQLI_OPT_CONNECT_TIMEOUT, 120);
-    $m->options(MYSQLI_OPT_READ_TIMEOUT, 120);
-    $m->real_connect($HOST, 'drivers', 'drivers-pw', 'test', $PORT);
+    $m->options(MYSQLI_OPT_READ_TIMEOUT, $readTimeout);
+    $flags = 0;
+    if ($TLS_CA !== null) {
+        // verified, not just encrypted: the chain against the run's CA and
+        // the certificate's names against HOST
+        $m->options(MYSQLI_OPT_SSL_VERIFY_SERVER_CERT, true);
+        $m->ssl_set(null, null, $TLS_CA, null, null);
+        $flags |= MYSQLI_CLIENT_SSL;
+    }
+    if ($compress) $flags |= MYSQLI_CLIENT_COMPRESS;
+    $m->real_connect($HOST, 'drivers', 'drivers-pw', 'test', $port ?? $PORT, null, $flags);
     $m->set_charset('utf8mb4');
     return $m;
 }
@@ -316,6 +346,13 @@ function sc_big() {
     if (!$RULES) return null;
     $t0 = microtime(true);
     $m = connect();
+    $r = big_rows($m);
+    $m->close();
+    return $r . ', ' . round(microtime(true) - $t0, 1) . 's';
+}
+
+// SELECT * FROM big on $m, prepared, every row checked: its detail
+function big_rows($m) {
     $st = $m->prepare('SELECT * FROM big');
     $st->execute();
     // unbuffered: rows decoded one by one as fetch() reads them
@@ -329,20 +366,99 @@ function sc_big() {
         if ($badName === null && $name !== "row-$id") $badName = "id $id name " . var_export($name, true);
     }
     $st->close();
-    $m->close();
     $wantVal = 0;
     for ($i = 1; $i <= 200000; $i++) $wantVal += ($i * 7919) % 100003 - 50000;
     check([$cnt, $sid, $sval] === [200000, 20000100000, $wantVal],
         "count/sum(id)/sum(val) $cnt/$sid/$sval, want 200000/20000100000/$wantVal");
     check($badName === null, "name: $badName");
-    return "$cnt rows (bind_result, unbuffered), sum(id)=$sid, sum(val)=$sval, names row-<id>, " . round(microtime(true) - $t0, 1) . 's';
+    return "$cnt rows (bind_result, unbuffered), sum(id)=$sid, sum(val)=$sval, names row-<id>";
 }
 
-$ok = true;
-foreach (['params', 'types', 'ok', 'error', 'twice', 'many', 'big'] as $scen) {
-    $label = "ps-$scen";
+// SHOW SESSION STATUS LIKE $like as name => value
+function status_of($m, $like) {
+    $r = $m->query("SHOW SESSION STATUS LIKE '$like'");
+    $out = array_column($r->fetch_all(MYSQLI_NUM), 1, 0);
+    $r->free();
+    return $out;
+}
+
+// The TLS session the server reports: "TLSv1.3 TLS_AES_256_GCM_SHA384"
+function tls_session($m) {
+    $s = status_of($m, 'Ssl_version') + status_of($m, 'Ssl_cipher');
+    check(($s['Ssl_cipher'] ?? '') !== '', 'Ssl_cipher empty: ' . json_encode($s));
+    return ($s['Ssl_version'] ?? '?') . ' ' . $s['Ssl_cipher'];
+}
+
+function show_databases($m) {
+    $r = $m->query('SHOW DATABASES');
+    $dbs = array_column($r->fetch_all(MYSQLI_NUM), 0);
+    $r->free();
+    return $dbs;
+}
+
+// tls-native/-sha2/-sha256/-clear: a verified TLS login to the server of
+// one auth plugin (DRIVERS_TLS_PORTS' $key), then the seed's answers of the
+// built-in server.
+function sc_tls_plugin($key, $how) {
+    global $TLS_PORTS;
+    $port = (int)($TLS_PORTS[$key] ?? 0);
+    check($port > 0, "DRIVERS_TLS_PORTS has no $key= port: " . json_encode($TLS_PORTS));
     try {
-        $r = ("sc_$scen")();
+        $m = connect($port, false, 30);
+    } catch (mysqli_sql_exception $e) {
+        throw new Fail("login ($how, port $port, read timeout 30s): {$e->getCode()} {$e->getMessage()}");
+    }
+    $tls = tls_session($m);
+    $want = array_map(fn($i) => "db_$i", range(1, 70));
+    $dbs = show_databases($m);
+    check($dbs === $want, 'SHOW DATABASES gave ' . count($dbs) . ' rows: ' . substr(implode(',', $dbs), 0, 200));
+    $got = null;
+    try {
+        $m->query('SELECT * FROM nothing');
+    } catch (mysqli_sql_exception $e) {
+        $got = [$e->getCode(), $e->getSqlState(), $e->getMessage()];
+    }
+    $err = [101, 'HY000', "I haven't learnt how to handle that query"];
+    check($got === $err, 'SELECT * FROM nothing: ' . json_encode($got) . ', want ' . json_encode($err));
+    // usable after: COM_INIT_DB gets OK, the databases once more
+    check($m->select_db('db_1') === true, 'select_db after the error failed');
+    $again = show_databases($m);
+    $m->close();
+    check($again === $want, 'SHOW DATABASES after the error gave ' . count($again) . ' rows');
+    return "$how over $tls: 70 databases, 101 error, usable after (select_db OK, SHOW DATABASES again)";
+}
+
+// tls-compress: the compressed protocol inside TLS on the main port, and
+// the big resultset through it
+function sc_tls_compress() {
+    $t0 = microtime(true);
+    $m = connect(null, true);
+    $tls = tls_session($m);
+    $c = status_of($m, 'Compression%');
+    check(($c['Compression'] ?? '') === 'ON', 'Compression not ON: ' . json_encode($c));
+    $r = big_rows($m);
+    $m->close();
+    $alg = $c['Compression_algorithm'] ?? '?';
+    return "MYSQLI_CLIENT_COMPRESS over $tls: Compression ON ($alg); $r, " . round(microtime(true) - $t0, 1) . 's';
+}
+
+// label => scenario; the tls-* ones in tls runs only, after the others
+$scenarios = [];
+foreach (['params', 'types', 'ok', 'error', 'twice', 'many', 'big'] as $scen) $scenarios["ps-$scen"] = "sc_$scen";
+if ($TLS_CA !== null) {
+    $scenarios += [
+        'tls-native' => fn() => sc_tls_plugin('native', 'mysql_native_password'),
+        // the sha2 server's cache is cold: every login is a full authentication
+        'tls-sha2' => fn() => sc_tls_plugin('sha2', 'caching_sha2_password full auth'),
+        'tls-sha256' => fn() => sc_tls_plugin('sha256', 'sha256_password'),
+        'tls-clear' => fn() => sc_tls_plugin('clear', 'mysql_clear_password'),
+        'tls-compress' => 'sc_tls_compress',
+    ];
+}
+$ok = true;
+foreach ($scenarios as $label => $fn) {
+    try {
+        $r = $fn();
         if ($r === null) echo "N/A " . NAME . " $MODE $label builtin mode has no such table (rules only)\n";
         else echo "PASS " . NAME . " $MODE $label $r\n";
     } catch (Fail $e) {

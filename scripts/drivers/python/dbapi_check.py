@@ -16,10 +16,24 @@ mysql-connector-python runs pure Python (use_pure=True): its C extension is
 built against a newer OpenSSL than Debian 12's and does not load here.
 
 env: DRIVERS_MANY (500) connections for the *-many scenarios.
+
+tls runs (scripts/drivers.sh sets DRIVERS_TLS_CA and DRIVERS_TLS_PORTS, and
+only then): every connection is TLS with the server's certificate checked
+against DRIVERS_TLS_CA, chain and name (HOST, the certificate's SAN IP):
+PyMySQL and connector by ssl_verify_identity, MySQLdb by ssl={'ca': ...} plus
+libmariadb's ssl-verify-server-cert from an option file (MySQLdb 1.4.6 has no
+argument for it, and libmariadb checks the chain but not the name without it).
+After the usual scenarios: tls-native, tls-sha2, tls-sha256, tls-clear (a
+login to that plugin's TLS-only server, built-in answers) and tls-compress
+(the compressed protocol over TLS, SELECT * FROM big).
 """
+import atexit
+import contextlib
 import datetime as dt
 import os
+import struct
 import sys
+import tempfile
 import threading
 import time
 import traceback
@@ -41,9 +55,19 @@ else:
 UNKNOWN = (101, "HY000", "I haven't learnt how to handle that query")
 MISSING = (1146, "42S02", "Table 'test.missing' doesn't exist")
 
+# tls runs only (unset otherwise): the CA to verify the servers with, and the
+# per-plugin servers, "native=P sha2=P sha256=P clear=P"
+TLS_CA = os.environ.get("DRIVERS_TLS_CA") or None
+TLS_PORTS = dict(w.split("=", 1) for w in os.environ.get("DRIVERS_TLS_PORTS", "").split()
+                 if "=" in w) if TLS_CA else {}
+
 
 class Fail(Exception):
     pass
+
+
+class NotApplicable(Exception):
+    """The driver has no way to do what the scenario asks (the reason)."""
 
 
 def check(cond, msg):
@@ -51,17 +75,65 @@ def check(cond, msg):
         raise Fail(msg)
 
 
-def connect():
+def option_file(*lines):
+    """A libmariadb option file ([client] and `lines`) for MySQLdb's
+    read_default_file, removed at exit."""
+    fd, path = tempfile.mkstemp(prefix="dbapi-check-", suffix=".cnf")
+    with os.fdopen(fd, "w") as f:
+        f.write("[client]\n" + "".join(line + "\n" for line in lines))
+    atexit.register(os.unlink, path)
+    return path
+
+
+VERIFY_CNF = SHA256_CNF = None
+if TLS_CA and DRIVER == "mysqlclient":
+    # libmariadb checks the host name only with ssl-verify-server-cert, and
+    # MySQLdb 1.4.6 has no ssl_mode or verify argument: the option file has
+    # it (libmariadb's parser wants the `=1`; a bare flag is ignored)
+    VERIFY_CNF = option_file("ssl-verify-server-cert=1")
+    # tls-sha256: as the greeting's plugin, libmariadb 3.3's sha256_password
+    # runs before CLIENT_SSL is in its client flags, so even over TLS it asks
+    # for the RSA key (0x01 in the handshake response) and sends the password
+    # RSA-encrypted; over TLS a server reads the reply as the password itself
+    # (MySQL already takes the 0x01 for it): ERR 1045. Logging in as
+    # mysql_native_password, the server's switch to sha256_password runs the
+    # plugin after TLS is up, and it sends the password in clear, as it
+    # should.
+    SHA256_CNF = option_file("ssl-verify-server-cert=1", "default-auth=mysql_native_password")
+if TLS_CA and DRIVER == "connector":
+    # connector builds an SSLContext per connection and loads OpenSSL's
+    # default trust store into it (load_default_certs, twice) even with
+    # ssl_ca: Debian's bundle of 140-odd roots, 0.2 s holding the GIL each time,
+    # so 500 connections at once outlast the server's 10 s handshake timeout
+    # (MySQL's connect_timeout). This process's default store is the run's
+    # CA alone (OpenSSL reads SSL_CERT_FILE at each load); verification is
+    # unchanged: ssl_ca, the chain and the name.
+    os.environ["SSL_CERT_FILE"] = TLS_CA
+
+
+def tls_options():
+    """connect() arguments: TLS with the certificate verified (chain and name)
+    in tls runs, none (plain) otherwise."""
+    if not TLS_CA:
+        return {"ssl_disabled": True} if DRIVER in ("pymysql", "connector") else {}
+    if DRIVER in ("pymysql", "connector"):
+        return {"ssl_ca": TLS_CA, "ssl_verify_cert": True, "ssl_verify_identity": True}
+    return {"ssl": {"ca": TLS_CA}, "read_default_file": VERIFY_CNF}
+
+
+def connect(port=None, **extra):
+    """A connection to HOST:PORT (or `port`); `extra`: more driver arguments
+    (compress, auth_plugin, read_default_file), over tls_options()'s."""
+    port = PORT if port is None else port
+    extra = {**tls_options(), **extra}
     if DRIVER == "pymysql":
-        return drv.connect(host=HOST, port=PORT, user=USER, password=PASSWORD, database=DB,
-                           charset="utf8mb4", connect_timeout=60, read_timeout=120,
-                           ssl_disabled=True)
+        return drv.connect(host=HOST, port=port, user=USER, password=PASSWORD, database=DB,
+                           charset="utf8mb4", connect_timeout=60, read_timeout=120, **extra)
     if DRIVER == "connector":
-        return drv.connect(host=HOST, port=PORT, user=USER, password=PASSWORD, database=DB,
-                           use_pure=True, connection_timeout=120, charset="utf8mb4",
-                           ssl_disabled=True)
-    return drv.connect(host=HOST, port=PORT, user=USER, password=PASSWORD, database=DB,
-                       charset="utf8mb4", connect_timeout=60, read_timeout=120)
+        return drv.connect(host=HOST, port=port, user=USER, password=PASSWORD, database=DB,
+                           use_pure=True, connection_timeout=120, charset="utf8mb4", **extra)
+    return drv.connect(host=HOST, port=port, user=USER, password=PASSWORD, database=DB,
+                       charset="utf8mb4", connect_timeout=60, read_timeout=120, **extra)
 
 
 def cursor(conn, ps):
@@ -376,10 +448,8 @@ def big_expected():
     return n, n * (n + 1) // 2, sum((i * 7919) % 100003 - 50000 for i in range(1, n + 1))
 
 
-def sc_big(ps):
-    if not RULES:
-        return None
-    c = connect()
+def read_big(c, ps):
+    """SELECT * FROM big on connection c, every row checked: the detail."""
     cur = cursor(c, ps)
     t0 = time.time()
     cur.execute("SELECT * FROM big")
@@ -395,7 +465,6 @@ def sc_big(ps):
         if bad_name is None and b != f"row-{a}":
             bad_name = f"id {a} name {b!r}"
     wall = time.time() - t0
-    c.close()
     n, want_id, want_val = big_expected()
     got = (cnt, s_id, s_val)
     check(got == (n, want_id, want_val),
@@ -404,18 +473,213 @@ def sc_big(ps):
     return f"{cnt} rows, sum(id)={s_id}, sum(val)={s_val}, names row-<id>, {wall:.1f}s"
 
 
+def sc_big(ps):
+    if not RULES:
+        return None
+    c = connect()
+    try:
+        return read_big(c, ps)
+    finally:
+        c.close()
+
+
 SCENARIOS = [("params", sc_params), ("types", sc_types), ("ok", sc_ok), ("error", sc_error),
              ("twice", sc_twice), ("many", sc_many), ("big", sc_big)]
 
 
+# --- tls-* (tls runs only) ----------------------------------------------------------
+def text(v):
+    return bytes(v).decode() if isinstance(v, (bytes, bytearray)) else v
+
+
+def session_status(cur, name):
+    """The value of one SHOW SESSION STATUS variable (exactly one row)."""
+    cur.execute(f"SHOW SESSION STATUS LIKE '{name}'")
+    rows = [tuple(text(x) for x in r) for r in cur.fetchall()]
+    check(len(rows) == 1 and rows[0][0] == name, f"SHOW SESSION STATUS LIKE '{name}': {rows}")
+    return rows[0][1]
+
+
+def tls_session(cur):
+    """(TLS version, cipher) of the session; the cipher must not be empty."""
+    cipher = session_status(cur, "Ssl_cipher")
+    version = session_status(cur, "Ssl_version")
+    check(cipher, f"Ssl_cipher is empty (Ssl_version {version!r}): not a TLS session")
+    return version, cipher
+
+
+DATABASES = [f"db_{i}" for i in range(1, 71)]
+
+
+def check_databases(cur, when=""):
+    cur.execute("SHOW DATABASES")
+    got = [text(r[0]) for r in cur.fetchall()]
+    check(got == DATABASES, f"SHOW DATABASES{' ' + when if when else ''}: {len(got)} rows "
+          f"{got[:3]}..{got[-2:]}, want db_1..db_70")
+
+
+def init_db(c, db):
+    """COM_INIT_DB through the driver's own call."""
+    if DRIVER == "connector":
+        c.cmd_init_db(db)
+    else:
+        c.select_db(db)
+
+
+@contextlib.contextmanager
+def sha2_more_data(seen):
+    """Records in `seen` the AuthMoreData status caching_sha2_password's
+    server sent after the scramble (0x03 fast auth, 0x04 full), by wrapping
+    the driver's own handler of it: PyMySQL's _auth.caching_sha2_password_auth
+    (given the packet 01 xx when the greeting's plugin is
+    caching_sha2_password), connector's auth_more_response (given xx).
+    libmariadb's is C: nothing recorded."""
+    if DRIVER == "pymysql":
+        import pymysql._auth as mod
+        name, orig = "caching_sha2_password_auth", mod.caching_sha2_password_auth
+
+        def spy(conn, pkt):
+            data = bytes(pkt.get_all_data())
+            if data[:1] == b"\x01":
+                seen.append(data[1:2])
+            return orig(conn, pkt)
+    elif DRIVER == "connector":
+        from mysql.connector.plugins import caching_sha2_password as plug
+        mod = plug.MySQLCachingSHA2PasswordAuthPlugin
+        name, orig = "auth_more_response", mod.auth_more_response
+
+        def spy(self, sock, auth_data, **kw):
+            seen.append(bytes(auth_data))
+            return orig(self, sock, auth_data, **kw)
+    else:
+        yield
+        return
+    setattr(mod, name, spy)
+    try:
+        yield
+    finally:
+        setattr(mod, name, orig)
+
+
+# (scenario, DRIVERS_TLS_PORTS key, the server's plugin)
+TLS_PLUGINS = [("tls-native", "native", "mysql_native_password"),
+               ("tls-sha2", "sha2", "caching_sha2_password"),
+               ("tls-sha256", "sha256", "sha256_password"),
+               ("tls-clear", "clear", "mysql_clear_password")]
+
+
+def sc_tls_plugin(key, plugin):
+    port = TLS_PORTS.get(key)
+    check(port and port.isdigit() and port != "0",
+          f"no {key}= port in DRIVERS_TLS_PORTS={os.environ.get('DRIVERS_TLS_PORTS', '')!r}")
+    extra = {}
+    how = plugin
+    # mysql_clear_password: PyMySQL answers the greeting's with the password
+    # as is, and libmariadb 3.3 loads its plugin without being asked (it has
+    # no enable-cleartext-plugin option nor LIBMYSQL_ENABLE_CLEARTEXT_PLUGIN:
+    # the mariadb CLI calls the option obsolete); connector follows the
+    # greeting too, but naming the plugin is its documented switch for it
+    if plugin == "mysql_clear_password" and DRIVER == "connector":
+        extra["auth_plugin"] = plugin
+    if plugin == "sha256_password" and DRIVER == "mysqlclient":
+        extra["read_default_file"] = SHA256_CNF  # see SHA256_CNF
+        how += " (via auth switch from default-auth mysql_native_password)"
+    seen = []
+    with sha2_more_data(seen):
+        try:
+            c = connect(port=int(port), **extra)
+        except drv.Error as e:
+            raise Fail(f"{plugin} login over TLS to {HOST}:{port} failed: "
+                       f"{type(e).__name__} {err_parts(e)}")
+    try:
+        if plugin == "caching_sha2_password":
+            # the server's cache is cold: every login must be the full
+            # authentication (0x04, then the password in clear over TLS)
+            if DRIVER == "mysqlclient":
+                how += " (cold cache; which path libmariadb took is not visible)"
+            else:
+                check(seen == [b"\x04"], "caching_sha2_password: AuthMoreData after the scramble "
+                      f"{seen}, want [b'\\x04'] (full authentication; [] = the server sent OK "
+                      "at once)")
+                how += " full auth"
+        cur = c.cursor()
+        version, cipher = tls_session(cur)
+        check_databases(cur)
+        try:
+            cur.execute("SELECT * FROM nothing")
+            cur.fetchall()
+            raise Fail("SELECT * FROM nothing: no error")
+        except drv.Error as e:
+            want_error(e, UNKNOWN)
+        # usable after: COM_INIT_DB gets OK, and the same answers again
+        init_db(c, "db_1")
+        cur = c.cursor()
+        check_databases(cur, "after the error and COM_INIT_DB")
+    finally:
+        c.close()
+    return (f"{how} over {version} {cipher}: 70 databases, 101 error, "
+            "usable after (COM_INIT_DB db_1 OK, 70 databases again)")
+
+
+def sc_tls_compress():
+    if not RULES:
+        raise NotApplicable("builtin mode has no such table (rules only)")
+    try:
+        c = connect(compress=True)
+    except NotImplementedError as e:
+        # PyMySQL refuses the argument itself, before connecting
+        raise NotApplicable(f"no protocol compression in {NAME}: connect(compress=True) "
+                            f"raises NotImplementedError({e})")
+    try:
+        cur = c.cursor()
+        version, cipher = tls_session(cur)
+        comp = session_status(cur, "Compression")
+        alg = session_status(cur, "Compression_algorithm")
+        check(comp == "ON", f"Compression is {comp!r} (algorithm {alg!r}), want ON")
+        try:
+            big = read_big(c, False)
+        except struct.error as e:
+            if not connector_split_header(e):
+                raise
+            raise NotApplicable(
+                f"Compression ON ({alg}) over {version} {cipher}, but connector's pure-Python "
+                "reader cannot read SELECT * FROM big compressed: a frame ending 1-2 bytes into "
+                "a packet header (MySQL's net buffer splits anywhere too; libmariadb reads this "
+                f"stream) makes _recv_compressed_pkt unpack a short length ({e})")
+    finally:
+        c.close()
+    return f"Compression ON ({alg}) over {version} {cipher}: SELECT * FROM big {big}"
+
+
+def connector_split_header(e):
+    """connector's known compressed-reader bug: it takes each packet's 3-byte
+    length from what is left of the inflated frame, without reading the next
+    frame first when fewer than 3 bytes are left (struct.error, raised in
+    _recv_compressed_pkt itself)."""
+    tb = traceback.extract_tb(e.__traceback__)
+    return DRIVER == "connector" and bool(tb) and tb[-1].name == "_recv_compressed_pkt"
+
+
+TLS_SCENARIOS = [(label, (lambda k=key, p=plugin: sc_tls_plugin(k, p)))
+                 for label, key, plugin in TLS_PLUGINS] + [("tls-compress", sc_tls_compress)]
+
+
 def run(scen, fn, ps):
     label = ("ps-" if ps else "text-") + scen
+    return report(label, lambda: fn(ps))
+
+
+def report(label, fn):
+    """Runs one scenario and prints its verdict line; False if it failed."""
     try:
-        r = fn(ps)
+        r = fn()
         if r is None:
             print(f"N/A {NAME} {MODE} {label} builtin mode has no such table (rules only)")
             return True
         print(f"PASS {NAME} {MODE} {label} {r}")
+        return True
+    except NotApplicable as e:
+        print(f"N/A {NAME} {MODE} {label} {e}")
         return True
     except Fail as e:
         print(f"FAIL {NAME} {MODE} {label} {e}")
@@ -436,6 +700,10 @@ def main():
         else:
             print(f"N/A {NAME} {MODE} ps-{scen} no server-side prepared statements in {NAME}")
         sys.stdout.flush()
+    if TLS_CA:
+        for label, fn in TLS_SCENARIOS:
+            ok &= report(label, fn)
+            sys.stdout.flush()
     return 0 if ok else 1
 
 
