@@ -48,6 +48,16 @@ fn main() -> ExitCode {
         "SQL",
     );
     o.optopt("", "max-packet", "soak: the server's --max-packet", "BYTES");
+    o.optopt(
+        "",
+        "tls",
+        "log in over TLS: full (every login a full handshake) or resume (tickets)",
+        "full|resume",
+    );
+    o.optopt("", "ssl-ca", "TLS: CA certificates (PEM) to verify the server with", "FILE");
+    o.optopt("", "tls-name", "TLS: the name to verify (default localhost)", "NAME");
+    o.optopt("", "tls-version", "TLS: 1.2 for TLS 1.2 only (default 1.3 or 1.2)", "1.2");
+    o.optflag("", "compress", "big: ask for CLIENT_COMPRESS (zlib)");
     o.optopt("", "probe-timeout", "soak: seconds a probe waits", "S");
     let m = match o.parse(&args) {
         Ok(m) => m,
@@ -81,11 +91,35 @@ fn main() -> ExitCode {
             .and_then(|v| v.parse().ok())
             .unwrap_or(default)
     };
+    let tls = match m.opt_str("tls").as_deref() {
+        None => None,
+        Some(mode @ ("full" | "resume")) => {
+            let Some(ca) = m.opt_str("ssl-ca") else {
+                eprintln!("--tls needs --ssl-ca FILE");
+                return ExitCode::from(2);
+            };
+            let name = m.opt_str("tls-name").unwrap_or_else(|| "localhost".into());
+            let tls12 = m.opt_str("tls-version").as_deref() == Some("1.2");
+            match loadgen::TlsClient::new(&ca, &name, mode == "resume", tls12) {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    eprintln!("--tls: {e}");
+                    return ExitCode::from(2);
+                }
+            }
+        }
+        Some(other) => {
+            eprintln!("--tls {other}: expected full or resume");
+            return ExitCode::from(2);
+        }
+    };
     let t = loadgen::Target {
         addr,
         user: m.opt_str("user").unwrap_or_else(|| "u".into()),
         password: m.opt_str("password").unwrap_or_else(|| "p".into()),
         deprecate_eof: !m.opt_present("no-deprecate-eof"),
+        tls,
+        compress: m.opt_present("compress"),
     };
     let conns: usize = m.opt_str("conns").and_then(|v| v.parse().ok()).unwrap_or(1);
     let secs: f64 = m

@@ -4,6 +4,9 @@
 # core 0 and the load generator on core 1; medians and per-rep ratios are
 # reported as a table and as JSON (bench-results/latest.json). The storm row
 # (storm_10000) is seconds to establish 10,000 connections, lower is better.
+# TLS rows: both servers serve one certificate made here (RSA 2048; the
+# *_ec row: ECDSA P-256, on a second MariaDB with no tables); the loadgen
+# verifies it and speaks TLS 1.3 (rustls); "resumed" rows keep tickets.
 #   BENCH_QUICK=1   one short rep (a smoke run)
 #   BENCH_REPS=N    reps (default 3)   BENCH_SECS=S  seconds per measurement (default 3)
 #   BENCH_BEFORE_BIN=PATH  also run this (older) understudy binary on the hot-path
@@ -38,13 +41,22 @@ PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$TMP"; }
 trap cleanup EXIT
 
+# One certificate (RSA 2048, signed by a CA made here) for both servers' TLS;
+# and an ECDSA P-256 one for the full-handshake row *_ec, served by a second
+# MariaDB (no tables) and a second understudy.
+bash scripts/make-tls-certs.sh "$TMP/tls"
+bash scripts/make-tls-certs.sh "$TMP/tls-ec" ec
+CA="$TMP/tls/ca.pem"; CAEC="$TMP/tls-ec/ca.pem"
+TLSOPTS=(--ssl-cert "$TMP/tls/server.pem" --ssl-key "$TMP/tls/server.key")
+
 # --- MariaDB on a private datadir ---------------------------------------------
-echo "== starting MariaDB (private datadir, 70-row and 1,000,000-row tables)"
+echo "== starting MariaDB (private datadir, 70-row and 1,000,000-row tables, TLS offered)"
 MPORT=$(free_port)
 mariadb-install-db --no-defaults --user=root --datadir="$TMP/mdb" --auth-root-authentication-method=normal >/dev/null 2>&1
 taskset -c 0 mariadbd --no-defaults --user=root --datadir="$TMP/mdb" --socket="$TMP/mdb.sock" \
   --port="$MPORT" --bind-address=127.0.0.1 --skip-name-resolve --max-connections=20000 \
-  --thread-cache-size=512 --innodb-buffer-pool-size=512M --skip-log-bin >"$TMP/mdb.log" 2>&1 &
+  --thread-cache-size=512 --innodb-buffer-pool-size=512M --skip-log-bin \
+  --ssl-ca="$CA" --ssl-cert="$TMP/tls/server.pem" --ssl-key="$TMP/tls/server.key" >"$TMP/mdb.log" 2>&1 &
 MPID=$!; PIDS+=("$MPID")
 wait_port "$MPORT"
 mariadb --no-defaults -S "$TMP/mdb.sock" -uroot <<'SQL'
@@ -57,6 +69,15 @@ INSERT INTO test.dbs SELECT CONCAT('db_', seq) FROM seq_1_to_70;
 CREATE TABLE test.big (id INT, name VARCHAR(32), val BIGINT);
 INSERT INTO test.big SELECT seq, CONCAT('row-', seq), CAST((seq * 7919) % 100003 AS SIGNED) - 50000 FROM seq_1_to_1000000;
 SQL
+MEPORT=$(free_port)
+mariadb-install-db --no-defaults --user=root --datadir="$TMP/mdbec" --auth-root-authentication-method=normal >/dev/null 2>&1
+taskset -c 0 mariadbd --no-defaults --user=root --datadir="$TMP/mdbec" --socket="$TMP/mdbec.sock" \
+  --port="$MEPORT" --bind-address=127.0.0.1 --skip-name-resolve --max-connections=2000 \
+  --thread-cache-size=512 --innodb-buffer-pool-size=64M --skip-log-bin \
+  --ssl-ca="$CAEC" --ssl-cert="$TMP/tls-ec/server.pem" --ssl-key="$TMP/tls-ec/server.key" >"$TMP/mdbec.log" 2>&1 &
+MEPID=$!; PIDS+=("$MEPID")
+wait_port "$MEPORT"
+mariadb --no-defaults -S "$TMP/mdbec.sock" -uroot -e "CREATE USER 'u'@'%' IDENTIFIED BY 'p'; GRANT ALL ON *.* TO 'u'@'%';"
 
 # --- understudy: built-in answers, and the big script -------------------------
 UPORT=$(free_port)
@@ -102,11 +123,22 @@ R1PID=$!; PIDS+=("$R1PID")
 R1000PORT=$(free_port)
 taskset -c 0 "$US" --port "$R1000PORT" --rules "$TMP/rules1000.json" >"$TMP/r1000.log" 2>&1 &
 R1000PID=$!; PIDS+=("$R1000PID")
+# TLS (issue 11): the built-in answers and the big script, the certificate
+# MariaDB has.
+UTPORT=$(free_port)
+taskset -c 0 "$US" --port "$UTPORT" "${TLSOPTS[@]}" >"$TMP/ut.log" 2>&1 &
+UTPID=$!; PIDS+=("$UTPID")
+UTLPORT=$(free_port)
+taskset -c 0 "$US" --port "$UTLPORT" "${TLSOPTS[@]}" --lua-script benches/big.lua >"$TMP/utl.log" 2>&1 &
+UTLPID=$!; PIDS+=("$UTLPID")
+UTEPORT=$(free_port)
+taskset -c 0 "$US" --port "$UTEPORT" --ssl-cert "$TMP/tls-ec/server.pem" --ssl-key "$TMP/tls-ec/server.key" >"$TMP/ute.log" 2>&1 &
+UTEPID=$!; PIDS+=("$UTEPID")
 JPORT=$(free_port)
 taskset -c 0 "$US" --port "$JPORT" --journal "$TMP/journal.jsonl" >"$TMP/j.log" 2>&1 &
 JPID=$!; PIDS+=("$JPID")
 wait_port "$UPORT"; wait_port "$ULPORT"; wait_port "$USPORT"; wait_port "$FPORT"
-wait_port "$R1PORT"; wait_port "$R1000PORT"; wait_port "$JPORT"
+wait_port "$R1PORT"; wait_port "$R1000PORT"; wait_port "$JPORT"; wait_port "$UTPORT"; wait_port "$UTLPORT"; wait_port "$UTEPORT"
 # The binary before a change, on the same core, for before/after rows.
 BPORT=""
 if [ -n "${BENCH_BEFORE_BIN:-}" ]; then
@@ -124,13 +156,16 @@ lg() { taskset -c 1 "$LG" "$@" >>"$RAW" || echo "{\"workload\":\"failed\",\"labe
 # on first use; MariaDB reads its table into the buffer pool.
 lg big --port "$ULPORT" --sql "SELECT * FROM big" --label warmup
 lg big --port "$MPORT" --sql "SELECT * FROM test.big" --label warmup
+lg big --port "$UTLPORT" --sql "SELECT * FROM big" --label warmup
 [ -n "$BPORT" ] && lg big --port "$BLPORT" --sql "SELECT * FROM big" --label warmup
 
 for rep in $(seq 1 "$REPS"); do
   echo "== rep $rep/$REPS"
   for server in understudy mariadb; do
     if [ $server = understudy ]; then P=$UPORT; SP=$UPID; ROWS="SHOW DATABASES"; BP=$ULPORT; BSP=$ULPID; BIG="SELECT * FROM big"
-    else P=$MPORT; SP=$MPID; ROWS="SELECT name FROM test.dbs"; BP=$MPORT; BSP=$MPID; BIG="SELECT * FROM test.big"; fi
+      TP=$UTPORT; TSP=$UTPID; TBP=$UTLPORT; TBSP=$UTLPID; EP=$UTEPORT; ESP=$UTEPID
+    else P=$MPORT; SP=$MPID; ROWS="SELECT name FROM test.dbs"; BP=$MPORT; BSP=$MPID; BIG="SELECT * FROM test.big"
+      TP=$MPORT; TSP=$MPID; TBP=$MPORT; TBSP=$MPID; EP=$MEPORT; ESP=$MEPID; fi
     for c in 1 50 500; do lg handshake --port "$P" --server-pid "$SP" --conns "$c" --secs "$SECS" --label "$server|rep$rep|handshake_c$c"; done
     # A connection storm: 10,000 clients, 500 connecting at a time, each held
     # once logged in; one that has not logged in 10 s after its connect() has
@@ -144,6 +179,19 @@ for rep in $(seq 1 "$REPS"); do
     # prepared once per connection, executed back to back (binary rows)
     lg prepared --port "$P" --server-pid "$SP" --conns 50 --secs "$SECS" --sql "SELECT 1" --label "$server|rep$rep|ps_select1_c50"
     lg prepared --port "$P" --server-pid "$SP" --conns 50 --secs "$SECS" --sql "$ROWS" --label "$server|rep$rep|ps_rows70_c50"
+    # TLS (the loadgen verifies the certificate against the CA, TLS 1.3):
+    # every login a full handshake, then with tickets (the loadgen counts
+    # the logins that resumed); queries and the big answer over TLS; the big
+    # answer compressed (zlib), with and without TLS.
+    T=(--tls full --ssl-ca "$CA")
+    R=(--tls resume --ssl-ca "$CA")
+    lg handshake --port "$TP" --server-pid "$TSP" --conns 50 --secs "$SECS" "${T[@]}" --label "$server|rep$rep|handshake_c50_tls_full"
+    lg handshake --port "$TP" --server-pid "$TSP" --conns 50 --secs "$SECS" "${R[@]}" --label "$server|rep$rep|handshake_c50_tls_resumed"
+    lg handshake --port "$EP" --server-pid "$ESP" --conns 50 --secs "$SECS" --tls full --ssl-ca "$CAEC" --label "$server|rep$rep|handshake_c50_tls_full_ec"
+    lg query --port "$TP" --server-pid "$TSP" --conns 50 --secs "$SECS" --sql "SELECT 1" "${R[@]}" --label "$server|rep$rep|select1_c50_tls"
+    lg big --port "$TBP" --server-pid "$TBSP" --sql "$BIG" "${R[@]}" --label "$server|rep$rep|big_1m_tls"
+    lg big --port "$BP" --server-pid "$BSP" --sql "$BIG" --compress --label "$server|rep$rep|big_1m_zlib"
+    lg big --port "$TBP" --server-pid "$TBSP" --sql "$BIG" --compress "${R[@]}" --label "$server|rep$rep|big_1m_tls_zlib"
     if [ $server = understudy ]; then
       # the same SELECT 1 load against a server printing its counters every second
       lg query --port "$USPORT" --server-pid "$USPID" --conns 50 --secs "$SECS" --sql "SELECT 1" --label "understudy|rep$rep|select1_c50_stats"
@@ -186,6 +234,9 @@ done
 if [ -n "$SEEDPORT" ]; then
   lg idle --port "$SEEDPORT" --conns 10000 --server-pid "$SEEDPID" --label "seed|rep1|idle_10000"
 fi
+# idle TLS connections (logged in with tickets; the first one full)
+lg idle --port "$UTPORT" --conns 10000 --server-pid "$UTPID" --tls resume --ssl-ca "$CA" --label "understudy|rep1|idle_10000_tls"
+lg idle --port "$MPORT" --conns 10000 --server-pid "$MPID" --tls resume --ssl-ca "$CA" --label "mariadb|rep1|idle_10000_tls"
 kill "$UPID"; wait "$UPID" 2>/dev/null || true
 UPORT2=$(free_port)
 taskset -c 0 "$US" --port "$UPORT2" >"$TMP/us2.log" 2>&1 &
@@ -217,8 +268,11 @@ def metric(key, r):
 def med(xs): return statistics.median(xs) if xs else None
 targets = {"ps_select1_c50": ("x MariaDB", 2.0), "ps_rows70_c50": ("x MariaDB", 2.0),
            "handshake_c50": ("x MariaDB", 1.5), "handshake_c500": ("x MariaDB", 1.5), "select1_c50": ("x MariaDB", 1.2),
-           "rows70_c50": ("x MariaDB", 4.0), "big_1m": ("x MariaDB", 3.0)}
-units = {"storm_10000": "s", "big_1m": "rows/s", "idle_1000": "B/conn", "idle_10000": "B/conn", "max_conns": "B/conn", "startup": "ms"}
+           "rows70_c50": ("x MariaDB", 4.0), "big_1m": ("x MariaDB", 3.0),
+           "handshake_c50_tls_full": ("x MariaDB", 1.5), "handshake_c50_tls_full_ec": ("x MariaDB", 1.5),
+           "handshake_c50_tls_resumed": ("x MariaDB", 1.5)}
+units = {"storm_10000": "s", "big_1m": "rows/s", "big_1m_tls": "rows/s", "big_1m_zlib": "rows/s", "big_1m_tls_zlib": "rows/s",
+         "idle_1000": "B/conn", "idle_10000": "B/conn", "idle_10000_tls": "B/conn", "max_conns": "B/conn", "startup": "ms"}
 table, result = [], {}
 def cpu(rs):
     xs = [r["server_cpu_us_per_op"] for r in rs.values() if r.get("server_cpu_us_per_op")]
@@ -227,7 +281,9 @@ def cpu(rs):
 st = data.get("select1_c50_stats", {}).get("understudy", {})
 if st:
     data["select1_c50_stats"]["mariadb"] = data.get("select1_c50", {}).get("understudy", {})
-for key in ["handshake_c1", "handshake_c50", "handshake_c500", "storm_10000", "select1_c50", "rows70_c50", "ps_select1_c50", "ps_rows70_c50", "big_1m", "sysbench_point_select_t16", "select1_c50_stats", "idle_1000", "idle_10000", "max_conns", "startup"]:
+for key in ["handshake_c1", "handshake_c50", "handshake_c500", "storm_10000", "select1_c50", "rows70_c50", "ps_select1_c50", "ps_rows70_c50", "big_1m",
+            "handshake_c50_tls_full", "handshake_c50_tls_full_ec", "handshake_c50_tls_resumed", "select1_c50_tls", "big_1m_tls", "big_1m_zlib", "big_1m_tls_zlib",
+            "sysbench_point_select_t16", "select1_c50_stats", "idle_1000", "idle_10000", "idle_10000_tls", "max_conns", "startup"]:
     d = data.get(key, {})
     u, m = d.get("understudy", {}), d.get("mariadb", {})
     uv = med([metric(key, r) for r in u.values()])
@@ -241,6 +297,9 @@ for key in ["handshake_c1", "handshake_c50", "handshake_c500", "storm_10000", "s
         extra = f"server CPU/op {cu:.1f} vs {cm:.1f} us ({cm/cu:.1f}x less)"
     if key.startswith("handshake"):
         p99 = med([r["p99_us"] for r in u.values()]); extra += f"; p99 {p99/1000:.1f} ms, errors {errs}"
+    if key.endswith("_tls_resumed"):
+        res = lambda rs: sum(r.get("tls_resumed", 0) for r in rs.values()) / max(1, sum(r.get("ops", 0) for r in rs.values()))
+        extra += f"; resumed {100*res(u):.0f}% vs {100*res(m):.0f}% of logins"
     if key == "select1_c50_stats":
         extra = f"with --stats-interval 1 vs without (MariaDB column = plain understudy); CPU/op {cu or 0:.1f} vs {cm or 0:.1f} us"
     if key == "max_conns" and u:
@@ -312,6 +371,20 @@ for key in ["rows70_c50", "handshake_c50", "idle_10000"]:
         note += f"; server CPU/op {cs:.1f} vs {cb:.1f} us"
     result[name] = {"understudy_seed": sv, "understudy_builtin": uv, "ratio": ratio, "unit": units.get(key, "ops/s"), "note": note}
     table.append((name, sv, uv, ratio, units.get(key, "ops/s"), f"{tgt} {ok}", note))
+# queries over TLS against plain, rep by rep, each server against itself
+# (issue 11: understudy within 20 % of plain)
+tp, pp = data.get("select1_c50_tls", {}), data.get("select1_c50", {})
+if tp.get("understudy") and pp.get("understudy"):
+    def self_ratio(who):
+        a, b = tp.get(who, {}), pp.get(who, {})
+        return med([metric("select1_c50", a[r]) / metric("select1_c50", b[r]) for r in a if r in b and metric("select1_c50", b[r])])
+    ru, rm = self_ratio("understudy"), self_ratio("mariadb")
+    ok = "" if ru is None else ("PASS" if ru >= 0.8 else "below")
+    tv = med([metric("select1_c50", r) for r in tp["understudy"].values()])
+    pv = med([metric("select1_c50", r) for r in pp["understudy"].values()])
+    note = f"SELECT 1 over TLS vs plain on understudy (MariaDB column = plain); MariaDB's own TLS/plain {rm or 0:.2f}"
+    result["select1_c50_tls_vs_plain"] = {"tls": tv, "plain": pv, "ratio": ru, "mariadb_ratio": rm, "unit": "ops/s", "note": note}
+    table.append(("select1_c50_tls_vs_plain", tv, pv, ru, "ops/s", f">= 0.8x plain {ok}", note))
 # prepared against text on understudy, rep by rep (goal: at least 0.9x)
 for ps, text in [("ps_select1_c50", "select1_c50"), ("ps_rows70_c50", "rows70_c50")]:
     p, t = data.get(ps, {}).get("understudy", {}), data.get(text, {}).get("understudy", {})

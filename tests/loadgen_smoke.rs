@@ -12,6 +12,8 @@ fn target(server: &understudy::ServerHandle, deprecate_eof: bool) -> loadgen::Ta
         user: "u".into(),
         password: "p".into(),
         deprecate_eof,
+        tls: None,
+        compress: false,
     }
 }
 
@@ -68,6 +70,51 @@ fn every_workload_runs_one_short_round() {
     );
     let (out, _, _, opened) = loadgen::idle(&target(&server, true), 50, std::process::id());
     assert_eq!((opened, out.ops, out.error_count()), (50, 50, 0));
+}
+
+/// A server with a certificate (rcgen, for localhost) in files, and the
+/// loadgen trusting it: TLS logins, queries and answers (compressed too) through
+/// the loadgen's rustls client, and session resumption by tickets, TLS 1.3
+/// and 1.2: with a session store every login after the first resumes; with
+/// none, none does.
+#[test]
+fn every_workload_runs_over_tls_and_logins_resume() {
+    let dir = std::env::temp_dir().join(format!("understudy-loadgen-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert, ck.cert.pem()).unwrap();
+    std::fs::write(&key, ck.key_pair.serialize_pem()).unwrap();
+    let mut cfg = common::config();
+    cfg.ssl_cert = Some(cert.clone());
+    cfg.ssl_key = Some(key);
+    cfg.ssl = true;
+    let server = common::start(cfg);
+    let ca = cert.to_str().unwrap();
+    for tls12 in [false, true] {
+        let with = |resume: bool| loadgen::Target {
+            tls: Some(loadgen::TlsClient::new(ca, "localhost", resume, tls12).unwrap()),
+            ..target(&server, true)
+        };
+        let v = if tls12 { "TLS 1.2" } else { "TLS 1.3" };
+        // one connection at a time: each login after the first has a ticket
+        let r = loadgen::handshake(&with(true), 1, 0.3);
+        assert!(r.ops > 2 && r.error_count() == 0, "{v} resumed: {:?}", r.errors);
+        assert_eq!(r.resumed, r.ops - 1, "{v}: every login but the first resumes");
+        let f = loadgen::handshake(&with(false), 2, 0.3);
+        assert!(f.ops > 0 && f.error_count() == 0, "{v} full: {:?}", f.errors);
+        assert_eq!(f.resumed, 0, "{v}: no session store, no resumption");
+        let q = loadgen::query(&with(true), 4, 0.3, "SHOW DATABASES");
+        assert!(q.ops > 0 && q.rows == 70 * q.ops && q.error_count() == 0, "{v} query: {:?}", q.errors);
+        for compress in [false, true] {
+            let t = loadgen::Target { compress, ..with(true) };
+            let b = loadgen::big(&t, &format!("SELECT '{}'", "x".repeat(3 << 20)), 30.0);
+            assert_eq!((b.ops, b.rows), (1, 1), "{v} big compress={compress}: {:?}", b.errors);
+        }
+        let (out, _, _, opened) = loadgen::idle(&with(true), 20, std::process::id());
+        assert_eq!((opened, out.ops, out.error_count()), (20, 20, 0), "{v} idle: {:?}", out.errors);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

@@ -13,6 +13,11 @@
 //! - `soak` (see `soak.rs`): N held connections beside a mixed load for a long
 //!   while, the server's RSS sampled, every held connection checked at the end.
 //!
+//! With `Target::tls` every workload logs in over TLS (SSLRequest, then the
+//! rest of the login inside rustls): with one shared client config whose
+//! session store resumes later handshakes (tickets), or with resumption off,
+//! so that each login pays a full handshake. `big` can also compress.
+//!
 //! Results are plain numbers; `report` formats them as one JSON object.
 #![allow(dead_code)]
 
@@ -21,7 +26,10 @@ use mio::{Events, Interest, Poll, Token};
 use std::collections::{BTreeMap, VecDeque};
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+use understudy::protocol::compress::Algorithm;
+use understudy::server::compress::{Codecs, Compressed};
 use understudy::protocol::auth::{caching_sha2_scramble, native_scramble};
 use understudy::protocol::consts::{cap, status};
 use understudy::protocol::handshake::{decode_auth_switch, HandshakeResponse41, HandshakeV10};
@@ -41,6 +49,101 @@ pub struct Target {
     pub password: String,
     /// Ask for CLIENT_DEPRECATE_EOF (servers that lack it answer in EOF framing).
     pub deprecate_eof: bool,
+    /// Log in over TLS (a server that does not offer it is an error).
+    pub tls: Option<TlsClient>,
+    /// Ask for CLIENT_COMPRESS (zlib); only `big` reads compressed answers.
+    pub compress: bool,
+}
+
+/// TLS 1.3 tickets the load generator keeps for its one server. rustls' own
+/// store keeps 8 per server; a 50-connection reconnect loop whose logins
+/// complete in bursts of more than 8 would then start full handshakes for
+/// want of a ticket, and the "resumed" row would measure the store instead
+/// of the server. 4,096 covers the most connections a run keeps in flight.
+const TICKETS: usize = 4096;
+
+/// A session store for one server (the name is not looked at: a run speaks
+/// to one server).
+#[derive(Debug, Default)]
+struct Tickets {
+    kx: std::sync::Mutex<Option<rustls::NamedGroup>>,
+    tls12: std::sync::Mutex<Option<rustls::client::Tls12ClientSessionValue>>,
+    tls13: std::sync::Mutex<VecDeque<rustls::client::Tls13ClientSessionValue>>,
+}
+
+type Name<'a> = rustls::pki_types::ServerName<'a>;
+
+impl rustls::client::ClientSessionStore for Tickets {
+    fn set_kx_hint(&self, _: Name<'static>, group: rustls::NamedGroup) {
+        *self.kx.lock().expect("kx") = Some(group);
+    }
+    fn kx_hint(&self, _: &Name<'_>) -> Option<rustls::NamedGroup> {
+        *self.kx.lock().expect("kx")
+    }
+    fn set_tls12_session(&self, _: Name<'static>, v: rustls::client::Tls12ClientSessionValue) {
+        *self.tls12.lock().expect("tls12") = Some(v);
+    }
+    fn tls12_session(&self, _: &Name<'_>) -> Option<rustls::client::Tls12ClientSessionValue> {
+        self.tls12.lock().expect("tls12").clone()
+    }
+    fn remove_tls12_session(&self, _: &Name<'static>) {
+        *self.tls12.lock().expect("tls12") = None;
+    }
+    fn insert_tls13_ticket(&self, _: Name<'static>, v: rustls::client::Tls13ClientSessionValue) {
+        let mut t = self.tls13.lock().expect("tls13");
+        if t.len() >= TICKETS {
+            t.pop_front();
+        }
+        t.push_back(v);
+    }
+    fn take_tls13_ticket(&self, _: &Name<'static>) -> Option<rustls::client::Tls13ClientSessionValue> {
+        self.tls13.lock().expect("tls13").pop_back()
+    }
+}
+
+/// The client side of TLS: one config for every connection of a run, so that
+/// its session store (when resumption is on) resumes later handshakes.
+#[derive(Debug, Clone)]
+pub struct TlsClient {
+    /// rustls' client config.
+    pub config: Arc<rustls::ClientConfig>,
+    /// The name the certificate is checked against.
+    pub name: rustls::pki_types::ServerName<'static>,
+}
+
+impl TlsClient {
+    /// A client trusting the CA certificates in the PEM file `ca`, with TLS
+    /// session resumption on or off, TLS 1.3 and 1.2 (or 1.2 only).
+    pub fn new(ca: &str, host: &str, resume: bool, tls12_only: bool) -> Result<TlsClient, String> {
+        use rustls::pki_types::pem::PemObject;
+        let mut roots = rustls::RootCertStore::empty();
+        for c in rustls::pki_types::CertificateDer::pem_file_iter(ca).map_err(|e| format!("{ca}: {e}"))? {
+            roots
+                .add(c.map_err(|e| format!("{ca}: {e}"))?)
+                .map_err(|e| format!("{ca}: {e}"))?;
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let versions: &[&rustls::SupportedProtocolVersion] = if tls12_only {
+            &[&rustls::version::TLS12]
+        } else {
+            rustls::DEFAULT_VERSIONS
+        };
+        let mut config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_protocol_versions(versions)
+            .map_err(|e| e.to_string())?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        config.resumption = if resume {
+            rustls::client::Resumption::store(Arc::new(Tickets::default()))
+        } else {
+            rustls::client::Resumption::disabled()
+        };
+        let name = rustls::pki_types::ServerName::try_from(host.to_string()).map_err(|e| e.to_string())?;
+        Ok(TlsClient {
+            config: Arc::new(config),
+            name,
+        })
+    }
 }
 
 /// Counters and latencies of one run.
@@ -64,6 +167,8 @@ pub struct Outcome {
     pub lat_max: u32,
     /// Wall time.
     pub secs: f64,
+    /// Logins over TLS that resumed a session (the rest were full handshakes).
+    pub resumed: u64,
 }
 
 /// Most latencies one run keeps (4 MiB of them). A soak's query load makes
@@ -127,7 +232,7 @@ impl Outcome {
             .map(|(k, v)| format!("{k}:{v}"))
             .collect();
         let mut s = format!(
-            "{{\"workload\":\"{workload}\",\"ops\":{},\"ops_per_sec\":{:.1},\"rows\":{},\"rows_per_sec\":{:.1},\"mb_per_sec\":{:.2},\"p50_us\":{p50},\"p99_us\":{p99},\"max_us\":{max},\"errors\":{},\"error_kinds\":\"{}\",\"secs\":{:.3}",
+            "{{\"workload\":\"{workload}\",\"ops\":{},\"ops_per_sec\":{:.1},\"rows\":{},\"rows_per_sec\":{:.1},\"mb_per_sec\":{:.2},\"p50_us\":{p50},\"p99_us\":{p99},\"max_us\":{max},\"errors\":{},\"error_kinds\":\"{}\",\"secs\":{:.3},\"tls_resumed\":{}",
             self.ops,
             self.ops as f64 / self.secs.max(1e-9),
             self.rows,
@@ -135,7 +240,8 @@ impl Outcome {
             self.bytes as f64 / self.secs.max(1e-9) / 1e6,
             self.error_count(),
             errs.join(","),
-            self.secs
+            self.secs,
+            self.resumed
         );
         for (k, v) in extra {
             if v.parse::<f64>().is_ok() {
@@ -324,6 +430,10 @@ struct Client {
     /// until PREPARE_OK arrives), and the COM_STMT_EXECUTE to send.
     prepare_left: Option<usize>,
     execute: Vec<u8>,
+    /// TLS once the SSLRequest is sent: `rbuf` and `wbuf` then hold plaintext.
+    tls: Option<Box<rustls::ClientConnection>>,
+    /// CLIENT_COMPRESS was agreed (from the byte after the login OK).
+    compressed: bool,
 }
 
 impl Client {
@@ -331,8 +441,11 @@ impl Client {
         // No TCP_NODELAY: the client never writes while a write is unacknowledged
         // (it always waits for the answer), so Nagle never delays it, and the
         // storm saves a syscall per connection.
-        let stream = TcpStream::from_std(connect_spread(addr)?);
-        Ok(Client {
+        Ok(Client::on(TcpStream::from_std(connect_spread(addr)?)))
+    }
+
+    fn on(stream: TcpStream) -> Client {
+        Client {
             stream,
             phase: Phase::Greeting,
             rbuf: Vec::with_capacity(4096),
@@ -344,7 +457,14 @@ impl Client {
             write_interest: false,
             prepare_left: None,
             execute: Vec::new(),
-        })
+            tls: None,
+            compressed: false,
+        }
+    }
+
+    /// Output not yet on the socket (packets, or TLS records rustls holds).
+    fn has_output(&self) -> bool {
+        !self.wbuf.is_empty() || self.tls.as_ref().is_some_and(|t| t.wants_write())
     }
 
     /// The next request of a query job: the query again, or the prepared
@@ -371,10 +491,30 @@ impl Client {
     fn quit(&mut self) {
         /// COM_QUIT, framed: length 1, sequence id 0.
         const COM_QUIT: [u8; 5] = [1, 0, 0, 0, 0x01];
+        if self.tls.is_some() {
+            // inside a TLS record, as a TLS client sends it
+            self.wbuf.extend_from_slice(&COM_QUIT);
+            let _ = self.flush();
+            return;
+        }
         let _ = socket2::SockRef::from(&self.stream).send_with_flags(&COM_QUIT, libc::MSG_MORE);
     }
 
     fn flush(&mut self) -> io::Result<()> {
+        if let Some(tls) = self.tls.as_deref_mut() {
+            if !self.wbuf.is_empty() {
+                tls.writer().write_all(&self.wbuf)?;
+                self.wbuf.clear();
+            }
+            while tls.wants_write() {
+                match tls.write_tls(&mut self.stream) {
+                    Ok(_) => {}
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                    Err(e) => return Err(e),
+                }
+            }
+            return Ok(());
+        }
         while !self.wbuf.is_empty() {
             match self.stream.write(&self.wbuf) {
                 Ok(n) => {
@@ -390,19 +530,47 @@ impl Client {
     /// Reads what is there; Ok(false) on EOF.
     fn fill(&mut self, buf: &mut [u8], out: &mut Outcome) -> io::Result<bool> {
         loop {
-            match self.stream.read(buf) {
+            match self.read_once(buf, out) {
                 Ok(0) => return Ok(false),
-                Ok(n) => {
-                    out.bytes += n as u64;
-                    self.rbuf.extend_from_slice(&buf[..n]);
-                    if n < buf.len() {
-                        return Ok(true);
-                    }
-                }
+                Ok(n) if n < buf.len() => return Ok(true),
+                Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(true),
                 Err(e) => return Err(e),
             }
         }
+    }
+
+    /// One read from the socket onto `rbuf` (through TLS when it is on);
+    /// the bytes read off the socket, 0 at its end.
+    fn read_once(&mut self, buf: &mut [u8], out: &mut Outcome) -> io::Result<usize> {
+        let n = self.stream.read(buf)?;
+        out.bytes += n as u64;
+        match self.tls.as_deref_mut() {
+            None => self.rbuf.extend_from_slice(&buf[..n]),
+            Some(tls) => {
+                let mut cipher = &buf[..n];
+                while !cipher.is_empty() {
+                    tls.read_tls(&mut cipher)?;
+                    let st = tls
+                        .process_new_packets()
+                        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+                    let len = st.plaintext_bytes_to_read();
+                    if len > 0 {
+                        let at = self.rbuf.len();
+                        self.rbuf.resize(at + len, 0);
+                        tls.reader().read_exact(&mut self.rbuf[at..])?;
+                    }
+                }
+            }
+        }
+        Ok(n)
+    }
+
+    /// Whether this login resumed a TLS session.
+    fn resumed(&self) -> bool {
+        self.tls
+            .as_ref()
+            .is_some_and(|t| t.handshake_kind() == Some(rustls::HandshakeKind::Resumed))
     }
 
     /// The next whole packet (payload) from the read buffer.
@@ -456,8 +624,47 @@ fn on_login_packet(
             if t.deprecate_eof {
                 caps |= cap::DEPRECATE_EOF;
             }
+            if t.tls.is_some() {
+                caps |= cap::SSL;
+            }
+            if t.compress {
+                caps |= cap::COMPRESS;
+            }
             caps &= g.capabilities | cap::PROTOCOL_41;
             c.deprecate_eof = caps & cap::DEPRECATE_EOF != 0;
+            c.compressed = caps & cap::COMPRESS != 0;
+            let mut seq = seq;
+            if let Some(tls) = &t.tls {
+                if caps & cap::SSL == 0 {
+                    out.error("tls_not_offered");
+                    return None;
+                }
+                // the SSLRequest (the response's first 32 bytes) goes out in
+                // the clear, alone, before rustls writes its ClientHello
+                let mut req = Vec::with_capacity(32);
+                req.extend_from_slice(&caps.to_le_bytes());
+                req.extend_from_slice(&(1u32 << 30).to_le_bytes());
+                req.push(45);
+                req.extend_from_slice(&[0; 23]);
+                c.send(seq.wrapping_add(1), &req);
+                if c.flush().is_err() || !c.wbuf.is_empty() {
+                    out.error("write");
+                    return None;
+                }
+                seq = seq.wrapping_add(1);
+                match rustls::ClientConnection::new(tls.config.clone(), tls.name.clone()) {
+                    Ok(mut conn) => {
+                        // rustls holds at most 64 KiB of plaintext to send
+                        // unless told otherwise; a long query is one write
+                        conn.set_buffer_limit(None);
+                        c.tls = Some(Box::new(conn));
+                    }
+                    Err(_) => {
+                        out.error("tls_client");
+                        return None;
+                    }
+                }
+            }
             let resp = HandshakeResponse41 {
                 capabilities: caps,
                 max_packet: 1 << 30,
@@ -479,7 +686,12 @@ fn on_login_packet(
             Some(false)
         }
         Phase::Auth => match p.first() {
-            Some(0x00) => Some(true),
+            Some(0x00) => {
+                if c.resumed() {
+                    out.resumed += 1;
+                }
+                Some(true)
+            }
             Some(0xff) => {
                 out.error(&format!(
                     "auth_err_{}",
@@ -636,7 +848,7 @@ pub fn run(t: &Target, conns: usize, secs: f64, job: Job) -> Outcome {
                     } else if !alive {
                         out.error("closed_by_server");
                         reopen = true;
-                    } else if !c.wbuf.is_empty() && !c.write_interest {
+                    } else if c.has_output() && !c.write_interest {
                         c.write_interest = poll
                             .registry()
                             .reregister(
@@ -747,7 +959,7 @@ impl Held {
             c.phase = Phase::Query;
             c.started = Instant::now();
             c.send(0, cmd);
-            if c.flush().is_err() || !c.wbuf.is_empty() {
+            if c.flush().is_err() || c.has_output() {
                 // a command of a few bytes on an idle socket goes out at once
                 out.error("check_write");
                 c.phase = Phase::Closed;
@@ -946,7 +1158,7 @@ pub fn storm(t: &Target, total: usize, in_flight: usize, timeout: Duration) -> (
                 } else if !alive {
                     out.error("closed_by_server");
                     failed = true;
-                } else if !c.wbuf.is_empty() && !c.write_interest {
+                } else if c.has_output() && !c.write_interest {
                     c.write_interest = poll
                         .registry()
                         .reregister(
@@ -996,43 +1208,55 @@ pub fn raise_nofile() -> u64 {
     r.rlim_cur
 }
 
-/// One connection reading one (big) answer.
+/// One connection reading one (big) answer (over TLS and compressed when
+/// the target says so: the plaintext then passes through rustls and the
+/// server's own frame decoder before the packets are read).
 pub fn big(t: &Target, sql: &str, timeout: f64) -> Outcome {
     let mut out = Outcome::default();
     let start = Instant::now();
-    let Some(mut s) = login_blocking(t, &mut out) else {
+    let Some(b) = login_blocking(t, &mut out) else {
         out.secs = start.elapsed().as_secs_f64();
         return out;
     };
-    let (mut stream, deprecate) = s.take();
+    let mut c = b.client;
     let t0 = Instant::now();
     let mut q = vec![0x03];
     q.extend_from_slice(sql.as_bytes());
-    let mut w = Vec::new();
-    let mut seq = 0;
-    packet::write_packet(&mut w, &mut seq, &q);
-    if std::io::Write::write_all(&mut stream, &w).is_err() {
+    let mut z = c.compressed.then(|| Compressed::new(Algorithm::Zlib));
+    let mut codecs = Codecs::default();
+    send_command(&mut c, z.as_mut(), &mut codecs, &q);
+    if c.flush().is_err() || c.has_output() {
         out.error("write");
         return out;
     }
-    let mut reader = ResultReader::new(deprecate);
-    let mut rbuf: Vec<u8> = Vec::with_capacity(1 << 20);
+    let mut reader = ResultReader::new(c.deprecate_eof);
     let mut buf = vec![0u8; 1 << 20];
+    // the packets once inflated (compressed connections only)
+    let mut plain: Vec<u8> = Vec::new();
     let mut pos = 0;
-    let _ = stream.set_read_timeout(Some(Duration::from_secs_f64(timeout)));
+    let _ = socket2::SockRef::from(&c.stream).set_read_timeout(Some(Duration::from_secs_f64(timeout)));
     'outer: loop {
-        let n = match std::io::Read::read(&mut stream, &mut buf) {
+        match c.read_once(&mut buf, &mut out) {
             Ok(0) | Err(_) => {
                 out.error("read");
                 break;
             }
-            Ok(n) => n,
+            Ok(_) => {}
+        }
+        let packets = match z.as_mut() {
+            None => &mut c.rbuf,
+            Some(z) => {
+                if z.unwrap(&mut codecs, &c.rbuf, &mut plain).is_err() {
+                    out.error("bad_frame");
+                    break;
+                }
+                c.rbuf.clear();
+                &mut plain
+            }
         };
-        out.bytes += n as u64;
-        rbuf.extend_from_slice(&buf[..n]);
-        while let Ok(Some(f)) = decode_frame(&rbuf[pos..], usize::MAX) {
+        while let Ok(Some(f)) = decode_frame(&packets[pos..], usize::MAX) {
             let mut scratch = Vec::new();
-            let p = f.payload(&rbuf[pos..], &mut scratch);
+            let p = f.payload(&packets[pos..], &mut scratch);
             let step = reader.feed(p);
             pos += f.consumed;
             match step {
@@ -1047,7 +1271,7 @@ pub fn big(t: &Target, sql: &str, timeout: f64) -> Outcome {
                 }
             }
         }
-        rbuf.drain(..pos);
+        packets.drain(..pos);
         pos = 0;
     }
     out.rows = reader.rows;
@@ -1056,37 +1280,41 @@ pub fn big(t: &Target, sql: &str, timeout: f64) -> Outcome {
     out
 }
 
-/// A logged-in blocking connection.
+/// Queues one command (sequence id 0) on `c`, in a frame of its own when the
+/// connection is compressed.
+fn send_command(c: &mut Client, z: Option<&mut Compressed>, codecs: &mut Codecs, cmd: &[u8]) {
+    let mut w = Vec::new();
+    packet::write_packet(&mut w, &mut 0, cmd);
+    match z {
+        None => c.wbuf.extend_from_slice(&w),
+        Some(z) => {
+            *z = Compressed::new(Algorithm::Zlib); // each command's frames count from 0
+            z.wrap(codecs, &w, &mut c.wbuf);
+        }
+    }
+}
+
+/// A logged-in connection on a blocking socket.
 pub struct Blocking {
-    stream: Option<std::net::TcpStream>,
-    deprecate_eof: bool,
+    client: Client,
 }
 
 impl Blocking {
-    fn take(&mut self) -> (std::net::TcpStream, bool) {
-        (self.stream.take().expect("stream"), self.deprecate_eof)
+    /// The socket, for a caller that speaks to it directly (plain
+    /// connections only: a TLS one would lose its session), and whether
+    /// CLIENT_DEPRECATE_EOF is on.
+    pub fn take(self) -> (std::net::TcpStream, bool) {
+        assert!(self.client.tls.is_none(), "take() of a TLS connection");
+        let eof = self.client.deprecate_eof;
+        let fd = std::os::fd::OwnedFd::from(self.client.stream);
+        (std::net::TcpStream::from(fd), eof)
     }
 }
 
-fn read_one(s: &mut std::net::TcpStream, buf: &mut Vec<u8>) -> Option<(u8, Vec<u8>)> {
-    loop {
-        if let Ok(Some(f)) = decode_frame(buf, usize::MAX) {
-            let mut scratch = Vec::new();
-            let p = f.payload(buf, &mut scratch).to_vec();
-            buf.drain(..f.consumed);
-            return Some((f.last_seq, p));
-        }
-        let mut chunk = [0u8; 16384];
-        match std::io::Read::read(s, &mut chunk) {
-            Ok(0) | Err(_) => return None,
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-        }
-    }
-}
-
-/// Logs in with a blocking socket (for `big`, `idle` and `startup`).
+/// Logs in with a blocking socket (for `big`, `idle` and `startup`), with the
+/// non-blocking workloads' login state machine.
 pub fn login_blocking(t: &Target, out: &mut Outcome) -> Option<Blocking> {
-    let mut s = match std::net::TcpStream::connect(t.addr) {
+    let s = match std::net::TcpStream::connect(t.addr) {
         Ok(s) => s,
         Err(_) => {
             out.error("connect");
@@ -1095,69 +1323,61 @@ pub fn login_blocking(t: &Target, out: &mut Outcome) -> Option<Blocking> {
     };
     let _ = s.set_nodelay(true);
     let _ = s.set_read_timeout(Some(Duration::from_secs(30)));
-    let mut c_stream = s.try_clone().ok()?;
-    let mut buf = Vec::new();
-    // reuse the non-blocking state machine's logic on a blocking socket
-    let dummy = TcpStream::from_std(c_stream.try_clone().ok()?);
-    let mut c = Client {
-        stream: dummy,
-        phase: Phase::Greeting,
-        rbuf: Vec::new(),
-        wbuf: Vec::new(),
-        nonce: Vec::new(),
-        deprecate_eof: false,
-        started: Instant::now(),
-        result: ResultReader::default(),
-        write_interest: false,
-        prepare_left: None,
-        execute: Vec::new(),
-    };
+    let mut c = Client::on(TcpStream::from_std(s));
+    let mut buf = vec![0u8; 16384];
     loop {
-        let (seq, p) = match read_one(&mut s, &mut buf) {
-            Some(x) => x,
-            None => {
+        while let Some((seq, p)) = c.next_packet() {
+            match on_login_packet(&mut c, t, seq, &p, out) {
+                Some(true) => {
+                    c.phase = Phase::Ready;
+                    return Some(Blocking { client: c });
+                }
+                Some(false) => {}
+                None => return None,
+            }
+        }
+        if c.flush().is_err() || c.has_output() {
+            out.error("write");
+            return None;
+        }
+        match c.read_once(&mut buf, out) {
+            Ok(0) | Err(_) => {
                 out.error("closed_by_server");
                 return None;
             }
-        };
-        match on_login_packet(&mut c, t, seq, &p, out) {
-            Some(true) => {
-                return Some(Blocking {
-                    stream: Some(s),
-                    deprecate_eof: c.deprecate_eof,
-                })
+            Ok(_) => {}
+        }
+    }
+}
+
+/// Reads the answer to the command sent on a blocking connection: its rows,
+/// or the error code.
+fn answer_blocking(c: &mut Client, buf: &mut [u8]) -> Result<u64, String> {
+    let mut reader = ResultReader::new(c.deprecate_eof);
+    let mut scratch = Outcome::default();
+    loop {
+        while let Some((_, p)) = c.next_packet() {
+            match reader.feed(&p) {
+                Step::More => {}
+                Step::Done => return Ok(reader.rows),
+                Step::Error(code) => return Err(format!("query_err_{code}")),
             }
-            Some(false) => {
-                if std::io::Write::write_all(&mut c_stream, &c.wbuf).is_err() {
-                    out.error("write");
-                    return None;
-                }
-                c.wbuf.clear();
-            }
-            None => return None,
+        }
+        match c.read_once(buf, &mut scratch) {
+            Ok(0) | Err(_) => return Err("closed".into()),
+            Ok(_) => {}
         }
     }
 }
 
 /// Sends `sql` on a logged-in blocking connection and reads the whole answer.
 pub fn query_blocking(b: &mut Blocking, sql: &str) -> Result<u64, String> {
-    let s = b.stream.as_mut().ok_or("no stream")?;
+    let c = &mut b.client;
     let mut q = vec![0x03];
     q.extend_from_slice(sql.as_bytes());
-    let mut w = Vec::new();
-    let mut seq = 0;
-    packet::write_packet(&mut w, &mut seq, &q);
-    std::io::Write::write_all(s, &w).map_err(|e| e.to_string())?;
-    let mut reader = ResultReader::new(b.deprecate_eof);
-    let mut buf = Vec::new();
-    loop {
-        let (_, p) = read_one(s, &mut buf).ok_or("closed")?;
-        match reader.feed(&p) {
-            Step::More => {}
-            Step::Done => return Ok(reader.rows),
-            Step::Error(code) => return Err(format!("error {code}")),
-        }
-    }
+    c.send(0, &q);
+    c.flush().map_err(|e| e.to_string())?;
+    answer_blocking(c, &mut [0u8; 16384])
 }
 
 /// Resident memory of a process in bytes (from /proc/PID/status).
@@ -1190,38 +1410,17 @@ pub fn idle(t: &Target, n: usize, server_pid: u32) -> (Outcome, u64, u64, usize)
     std::thread::sleep(Duration::from_secs(1));
     let after = rss(server_pid).unwrap_or(0);
     // one query on every connection: pipelined send, then read
-    for c in conns.iter_mut() {
-        let s = c.stream.as_mut().expect("stream");
-        let mut w = Vec::new();
-        let mut seq = 0;
-        packet::write_packet(&mut w, &mut seq, b"\x03SELECT 1");
-        if std::io::Write::write_all(s, &w).is_err() {
+    for b in conns.iter_mut() {
+        b.client.send(0, b"\x03SELECT 1");
+        if b.client.flush().is_err() {
             out.error("write");
         }
     }
-    for c in conns.iter_mut() {
-        let deprecate = c.deprecate_eof;
-        let s = c.stream.as_mut().expect("stream");
-        let mut reader = ResultReader::new(deprecate);
-        let mut buf = Vec::new();
-        loop {
-            match read_one(s, &mut buf) {
-                None => {
-                    out.error("closed");
-                    break;
-                }
-                Some((_, p)) => match reader.feed(&p) {
-                    Step::More => {}
-                    Step::Done => {
-                        out.ops += 1;
-                        break;
-                    }
-                    Step::Error(code) => {
-                        out.error(&format!("query_err_{code}"));
-                        break;
-                    }
-                },
-            }
+    let mut buf = vec![0u8; 16384];
+    for b in conns.iter_mut() {
+        match answer_blocking(&mut b.client, &mut buf) {
+            Ok(_) => out.ops += 1,
+            Err(e) => out.error(&e),
         }
     }
     out.secs = start.elapsed().as_secs_f64();

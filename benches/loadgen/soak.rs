@@ -479,7 +479,7 @@ fn stuck(cfg: &Config, deadline: Instant) -> (Outcome, u64) {
                 }
             }
             if slot.is_none() {
-                let Some(mut b) = login_blocking(&cfg.target, &mut out) else {
+                let Some(b) = login_blocking(&cfg.target, &mut out) else {
                     continue;
                 };
                 let (stream, _) = b.take();
@@ -560,7 +560,7 @@ fn vanish(cfg: &Config, deadline: Instant) -> Outcome {
     while first || Instant::now() < deadline {
         first = false;
         std::thread::sleep(MISBEHAVE_PAUSE);
-        let Some(mut b) = login_blocking(&cfg.target, &mut out) else {
+        let Some(b) = login_blocking(&cfg.target, &mut out) else {
             continue;
         };
         let (mut s, _) = b.take();
@@ -698,7 +698,7 @@ impl Probe {
         };
         let logged_in = || -> Result<TcpStream, &'static str> {
             // a failed login is this probe's one unexpected outcome, named below
-            let mut b = login_blocking(&cfg.target, &mut Outcome::default()).ok_or("login")?;
+            let b = login_blocking(&cfg.target, &mut Outcome::default()).ok_or("login")?;
             let (s, _) = b.take();
             let _ = s.set_read_timeout(Some(cfg.probe_timeout));
             Ok(s)
