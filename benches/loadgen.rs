@@ -54,9 +54,24 @@ fn main() -> ExitCode {
         "log in over TLS: full (every login a full handshake) or resume (tickets)",
         "full|resume",
     );
-    o.optopt("", "ssl-ca", "TLS: CA certificates (PEM) to verify the server with", "FILE");
-    o.optopt("", "tls-name", "TLS: the name to verify (default localhost)", "NAME");
-    o.optopt("", "tls-version", "TLS: 1.2 for TLS 1.2 only (default 1.3 or 1.2)", "1.2");
+    o.optopt(
+        "",
+        "ssl-ca",
+        "TLS: CA certificates (PEM) to verify the server with",
+        "FILE",
+    );
+    o.optopt(
+        "",
+        "tls-name",
+        "TLS: the name to verify (default localhost)",
+        "NAME",
+    );
+    o.optopt(
+        "",
+        "tls-version",
+        "TLS: 1.2 for TLS 1.2 only (default 1.3 or 1.2)",
+        "1.2",
+    );
     o.optflag("", "compress", "big: ask for CLIENT_COMPRESS (zlib)");
     o.optopt("", "probe-timeout", "soak: seconds a probe waits", "S");
     let m = match o.parse(&args) {

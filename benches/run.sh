@@ -227,8 +227,15 @@ SB_US_PORT=$URPORT SB_US_PID=$URPID SB_MDB_PORT=$MPORT SB_MDB_PID=$MPID SB_REPS=
   bash scripts/drivers/sysbench/bench.sh >>"$RAW" || echo '{"workload":"failed","label":"sysbench"}' >>"$RAW"
 
 echo "== idle connections (server RSS per connection) and the most connections held"
+# a fresh understudy for each idle row: the one behind the rows above has
+# served the storm's 10,000 connections, so its RSS no longer grows with
+# new ones (the row read 0 B/conn)
 for n in 1000 10000; do
-  lg idle --port "$UPORT" --conns "$n" --server-pid "$UPID" --label "understudy|rep1|idle_$n"
+  UIPORT=$(free_port)
+  taskset -c 0 "$US" --port "$UIPORT" >"$TMP/ui$n.log" 2>&1 &
+  UIPID=$!; PIDS+=("$UIPID"); wait_port "$UIPORT"
+  lg idle --port "$UIPORT" --conns "$n" --server-pid "$UIPID" --label "understudy|rep1|idle_$n"
+  kill "$UIPID"; wait "$UIPID" 2>/dev/null || true
   lg idle --port "$MPORT" --conns "$n" --server-pid "$MPID" --label "mariadb|rep1|idle_$n"
 done
 if [ -n "$SEEDPORT" ]; then

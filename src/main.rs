@@ -12,8 +12,10 @@ fn main() -> ExitCode {
     // in SNI, "Illegal SNI extension: ignoring IP address"): a line per
     // connection, which a client could use to flood the log. Quiet unless
     // RUST_LOG asks for it.
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn,rustls=error"))
-        .init();
+    env_logger::Builder::from_env(
+        env_logger::Env::default().default_filter_or("warn,rustls=error"),
+    )
+    .init();
     if !pinned {
         log::debug!("malloc's mmap threshold not pinned (not glibc, or refused)");
     }

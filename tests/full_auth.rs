@@ -179,7 +179,12 @@ fn accepting_anyone_still_runs_the_plugins_exchange() {
     assert!(key[1..].starts_with(b"-----BEGIN PUBLIC KEY-----"));
     common::write_packet(&mut c, 5, &[0xab; 256]);
     let (_, err) = common::read_packet(&mut c).unwrap();
-    assert_eq!(understudy::protocol::response::decode_err(&err).unwrap().code, 1045);
+    assert_eq!(
+        understudy::protocol::response::decode_err(&err)
+            .unwrap()
+            .code,
+        1045
+    );
     // the Rust mysql crate logs in to both with any password (cold: its RSA
     // exchange, as libmysql's)
     for cold in [false, true] {

@@ -99,20 +99,49 @@ fn every_workload_runs_over_tls_and_logins_resume() {
         let v = if tls12 { "TLS 1.2" } else { "TLS 1.3" };
         // one connection at a time: each login after the first has a ticket
         let r = loadgen::handshake(&with(true), 1, 0.3);
-        assert!(r.ops > 2 && r.error_count() == 0, "{v} resumed: {:?}", r.errors);
-        assert_eq!(r.resumed, r.ops - 1, "{v}: every login but the first resumes");
+        assert!(
+            r.ops > 2 && r.error_count() == 0,
+            "{v} resumed: {:?}",
+            r.errors
+        );
+        assert_eq!(
+            r.resumed,
+            r.ops - 1,
+            "{v}: every login but the first resumes"
+        );
         let f = loadgen::handshake(&with(false), 2, 0.3);
-        assert!(f.ops > 0 && f.error_count() == 0, "{v} full: {:?}", f.errors);
+        assert!(
+            f.ops > 0 && f.error_count() == 0,
+            "{v} full: {:?}",
+            f.errors
+        );
         assert_eq!(f.resumed, 0, "{v}: no session store, no resumption");
         let q = loadgen::query(&with(true), 4, 0.3, "SHOW DATABASES");
-        assert!(q.ops > 0 && q.rows == 70 * q.ops && q.error_count() == 0, "{v} query: {:?}", q.errors);
+        assert!(
+            q.ops > 0 && q.rows == 70 * q.ops && q.error_count() == 0,
+            "{v} query: {:?}",
+            q.errors
+        );
         for compress in [false, true] {
-            let t = loadgen::Target { compress, ..with(true) };
+            let t = loadgen::Target {
+                compress,
+                ..with(true)
+            };
             let b = loadgen::big(&t, &format!("SELECT '{}'", "x".repeat(3 << 20)), 30.0);
-            assert_eq!((b.ops, b.rows), (1, 1), "{v} big compress={compress}: {:?}", b.errors);
+            assert_eq!(
+                (b.ops, b.rows),
+                (1, 1),
+                "{v} big compress={compress}: {:?}",
+                b.errors
+            );
         }
         let (out, _, _, opened) = loadgen::idle(&with(true), 20, std::process::id());
-        assert_eq!((opened, out.ops, out.error_count()), (20, 20, 0), "{v} idle: {:?}", out.errors);
+        assert_eq!(
+            (opened, out.ops, out.error_count()),
+            (20, 20, 0),
+            "{v} idle: {:?}",
+            out.errors
+        );
     }
     let _ = std::fs::remove_dir_all(&dir);
 }

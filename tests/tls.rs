@@ -187,3 +187,43 @@ fn garbage_instead_of_a_client_hello_closes_that_connection_only() {
     let dbs: Vec<String> = other.query("SHOW DATABASES").unwrap();
     assert_eq!(dbs.len(), 70);
 }
+
+/// A ClientHello that declares 16 MiB and keeps coming, record after
+/// record: the server holds at most a handshake message's worth of it
+/// (64 KiB and a record) and closes the connection; others go on.
+#[test]
+fn an_endless_client_hello_is_refused_not_held() {
+    let s = tls_server(|_| {});
+    let mut other = Conn::new(tls(common::opts(&s, "any", "", None))).unwrap();
+    let mut raw = ssl_request(&s);
+    let mut first = true;
+    let mut sent = 0usize;
+    let mut closed = false;
+    while sent < (4 << 20) {
+        let mut body = vec![0x41u8; 16384];
+        if first {
+            body[..4].copy_from_slice(&[0x01, 0xff, 0xff, 0xff]); // ClientHello, 16 MiB
+            first = false;
+        }
+        let mut rec = vec![0x16, 0x03, 0x01, 0x40, 0x00];
+        rec.extend_from_slice(&body);
+        if raw.write_all(&rec).is_err() {
+            closed = true;
+            break;
+        }
+        sent += rec.len();
+    }
+    if !closed {
+        // everything was taken in (socket buffers): the close must follow
+        let mut b = [0u8; 256];
+        loop {
+            match raw.read(&mut b) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+    }
+    assert!(sent < (4 << 20) || !closed, "sent {sent}");
+    let dbs: Vec<String> = other.query("SHOW DATABASES").unwrap();
+    assert_eq!(dbs.len(), 70);
+}

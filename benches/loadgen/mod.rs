@@ -28,13 +28,13 @@ use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use understudy::protocol::compress::Algorithm;
-use understudy::server::compress::{Codecs, Compressed};
 use understudy::protocol::auth::{caching_sha2_scramble, native_scramble};
+use understudy::protocol::compress::Algorithm;
 use understudy::protocol::consts::{cap, status};
 use understudy::protocol::handshake::{decode_auth_switch, HandshakeResponse41, HandshakeV10};
 use understudy::protocol::packet::{self, decode_frame};
 use understudy::protocol::response::{decode_err, decode_ok, is_eof};
+use understudy::server::compress::{Codecs, Compressed};
 
 pub mod soak;
 
@@ -96,7 +96,10 @@ impl rustls::client::ClientSessionStore for Tickets {
         }
         t.push_back(v);
     }
-    fn take_tls13_ticket(&self, _: &Name<'static>) -> Option<rustls::client::Tls13ClientSessionValue> {
+    fn take_tls13_ticket(
+        &self,
+        _: &Name<'static>,
+    ) -> Option<rustls::client::Tls13ClientSessionValue> {
         self.tls13.lock().expect("tls13").pop_back()
     }
 }
@@ -117,7 +120,9 @@ impl TlsClient {
     pub fn new(ca: &str, host: &str, resume: bool, tls12_only: bool) -> Result<TlsClient, String> {
         use rustls::pki_types::pem::PemObject;
         let mut roots = rustls::RootCertStore::empty();
-        for c in rustls::pki_types::CertificateDer::pem_file_iter(ca).map_err(|e| format!("{ca}: {e}"))? {
+        for c in rustls::pki_types::CertificateDer::pem_file_iter(ca)
+            .map_err(|e| format!("{ca}: {e}"))?
+        {
             roots
                 .add(c.map_err(|e| format!("{ca}: {e}"))?)
                 .map_err(|e| format!("{ca}: {e}"))?;
@@ -138,7 +143,8 @@ impl TlsClient {
         } else {
             rustls::client::Resumption::disabled()
         };
-        let name = rustls::pki_types::ServerName::try_from(host.to_string()).map_err(|e| e.to_string())?;
+        let name =
+            rustls::pki_types::ServerName::try_from(host.to_string()).map_err(|e| e.to_string())?;
         Ok(TlsClient {
             config: Arc::new(config),
             name,
@@ -1234,7 +1240,8 @@ pub fn big(t: &Target, sql: &str, timeout: f64) -> Outcome {
     // the packets once inflated (compressed connections only)
     let mut plain: Vec<u8> = Vec::new();
     let mut pos = 0;
-    let _ = socket2::SockRef::from(&c.stream).set_read_timeout(Some(Duration::from_secs_f64(timeout)));
+    let _ =
+        socket2::SockRef::from(&c.stream).set_read_timeout(Some(Duration::from_secs_f64(timeout)));
     'outer: loop {
         match c.read_once(&mut buf, &mut out) {
             Ok(0) | Err(_) => {

@@ -61,6 +61,12 @@ impl Buf {
         &self.data[self.start..]
     }
 
+    /// Unconsumed bytes, to change in place (TLS decrypts records where
+    /// they lie).
+    pub fn bytes_mut(&mut self) -> &mut [u8] {
+        &mut self.data[self.start..]
+    }
+
     /// Number of unconsumed bytes.
     pub fn len(&self) -> usize {
         self.data.len() - self.start

@@ -138,8 +138,7 @@ impl Compressed {
 
     /// Bytes of a partial frame held (a frame is at most 16 MiB and 7
     /// bytes: the bound on what a client can make a connection hold here).
-    #[cfg(test)]
-    fn held(&self) -> usize {
+    pub fn held(&self) -> usize {
         self.partial.len()
     }
 }

@@ -706,7 +706,9 @@ impl Connection {
                 return self.deny(ctx, out, !response.is_empty());
             }
             let password = response.strip_suffix(&[0]).unwrap_or(response);
-            let ok = self.account_ok(ctx, |u| auth::constant_time_eq(u.password.as_bytes(), password));
+            let ok = self.account_ok(ctx, |u| {
+                auth::constant_time_eq(u.password.as_bytes(), password)
+            });
             if ok {
                 self.session.auth_plugin = Cow::Borrowed(plugin);
                 return self.login_ok(ctx, out, false);

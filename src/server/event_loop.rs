@@ -891,7 +891,7 @@ impl EventLoop {
         self.scratch_out.clear();
         self.scratch_plain.clear();
         let fed = tls.feed(
-            &self.scratch_tls[..n],
+            &mut self.scratch_tls[..n],
             &mut self.scratch_plain,
             &mut self.scratch_out,
         );

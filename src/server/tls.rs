@@ -1,9 +1,11 @@
-//! TLS between the socket and the packet framing: rustls driven sans-I/O by
-//! the loop (ciphertext in with `read_tls`, `process_new_packets`, plaintext
-//! out of `reader()`; plaintext in with `writer()`, ciphertext out with
-//! `write_tls` into the connection's output buffer, so that back-pressure,
-//! idle and shutdown checks see what is still to be sent as they do for a
-//! plain connection). No thread, nothing blocks.
+//! TLS between the socket and the packet framing: rustls' unbuffered
+//! connection driven sans-I/O by the loop (`process_tls_records` over the
+//! ciphertext one read took, decrypted in place, the plaintext appended to
+//! the packet buffer; records encrypted straight into the connection's
+//! output buffer, so that back-pressure, idle and shutdown checks see what
+//! is still to be sent as they do for a plain connection). No thread,
+//! nothing blocks, and no buffer held between reads but an unfinished
+//! record.
 //!
 //! The server configuration comes from `--ssl-cert`/`--ssl-key`, or a
 //! self-signed certificate made at start (as MySQL 8's `auto_generate_certs`,
@@ -11,20 +13,19 @@
 //! TLS 1.2 and 1.3; resumption by tickets (stateless: nothing kept per
 //! client) and by the in-memory session cache rustls keeps by default.
 
+use super::buffer::Buf;
 use crate::config::Config;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
-use rustls::{RootCertStore, ServerConfig, ServerConnection};
+use rustls::server::{ServerConnectionData, UnbufferedServerConnection};
+use rustls::unbuffered::{ConnectionState, EncodeError, EncryptError, WriteTraffic};
+use rustls::{RootCertStore, ServerConfig};
 use sha2::{Digest, Sha256};
-use std::io::{Read, Write};
 use std::sync::Arc;
 
 /// rustls' configuration: TLS 1.3 and 1.2, client certificates verified
-/// against `ca` when one is presented, tickets for resumption. Its buffer
-/// limits are left as they are: received plaintext is drained by the loop
-/// every turn (at most a record waits), and sent plaintext is sealed as it
-/// is written (the encoder already stops at the write high-water mark).
+/// against `ca` when one is presented, tickets for resumption.
 fn make_config(
     certs: Vec<CertificateDer<'static>>,
     key: PrivateKeyDer<'static>,
@@ -132,9 +133,27 @@ fn openssl_name(s: rustls::CipherSuite) -> &'static str {
     }
 }
 
+/// Most ciphertext a connection may hold while a record (or a handshake
+/// message split over records) is not wholly in: rustls' own limit on a
+/// handshake message (64 KiB, the most its buffered API keeps) and one
+/// record past it (16 KiB of plaintext and 2 KiB of TLS 1.2 expansion, the
+/// largest record the protocol allows). A client that declares more never
+/// completes it; it is refused instead of held.
+const MAX_PENDING: usize = 0x1_0000 + 0x4800;
+
 /// One connection's TLS session (boxed in the slot: only TLS connections pay).
+///
+/// rustls' unbuffered API: the ciphertext is decrypted where it lies (the
+/// loop's read buffer, or `pending` for a record split across reads), and
+/// records are encrypted straight into the connection's output. rustls'
+/// buffered connection instead keeps a 4 KiB record buffer (and its
+/// plaintext queues) for the connection's whole life; here an idle TLS
+/// connection holds no buffer, only the session's keys and state.
 pub struct Tls {
-    conn: ServerConnection,
+    conn: UnbufferedServerConnection,
+    /// Ciphertext of a record not wholly in yet (empty, holding no memory,
+    /// between records).
+    pending: Buf,
 }
 
 impl std::fmt::Debug for Tls {
@@ -149,67 +168,223 @@ pub enum Fed {
     Ok,
     /// The client ended the session (close_notify).
     Closed,
-    /// Not TLS, or a TLS error: the alert (if any) is in the output; close.
+    /// Not TLS, or a TLS error: close.
     Failed(String),
+}
+
+/// What one step of rustls' state machine came to.
+enum Step {
+    /// Go on processing.
+    More,
+    /// Nothing more until the client sends more (or the handshake is done
+    /// and every record in is read).
+    Wait,
+    /// The client's close_notify.
+    Closed,
 }
 
 impl Tls {
     /// A session for a client that sent an SSLRequest.
     pub fn new(config: &Arc<ServerConfig>) -> Result<Tls, String> {
-        let mut conn = ServerConnection::new(config.clone()).map_err(|e| e.to_string())?;
-        // rustls' 64 KiB limit on what it buffers to send would cut a batch
-        // short (its writer takes what fits and says 0 to the rest); what it
-        // seals is drained into the connection's output at once, where the
-        // write high-water mark bounds it
-        conn.set_buffer_limit(None);
-        Ok(Tls { conn })
+        let conn = UnbufferedServerConnection::new(config.clone()).map_err(|e| e.to_string())?;
+        Ok(Tls {
+            conn,
+            pending: Buf::default(),
+        })
     }
 
-    /// Feeds ciphertext from the client. The plaintext it decrypts is
-    /// appended to `plain` as it comes, one `read_tls` (at most 4 KiB) at a
-    /// time, so rustls never holds more than a few records of it: rustls
-    /// refuses to read on once its received plaintext passes 16 KiB, and a
-    /// 64 KiB read from the socket can carry 64 KiB of a large query.
-    /// Whatever rustls wants to send back (handshake messages, alerts) is
-    /// appended to `out`.
-    pub fn feed(&mut self, mut cipher: &[u8], plain: &mut Vec<u8>, out: &mut Vec<u8>) -> Fed {
-        while !cipher.is_empty() {
-            match self.conn.read_tls(&mut cipher) {
-                Ok(0) => break,
-                Ok(_) => {}
-                Err(e) => return Fed::Failed(e.to_string()),
+    /// Feeds ciphertext from the client (decrypted in place, so `cipher` is
+    /// clobbered). The plaintext is appended to `plain`, whatever rustls
+    /// sends back (handshake messages, tickets) to `out`. A record cut off
+    /// at the end is kept for the next read.
+    pub fn feed(&mut self, cipher: &mut [u8], plain: &mut Vec<u8>, out: &mut Vec<u8>) -> Fed {
+        if self.pending.is_empty() {
+            // the common case: whole records in one read, processed where
+            // they lie; a tail of a record is kept
+            let mut at = 0;
+            let r = self.process(cipher, &mut at, plain, out);
+            // kept whatever came of it: rustls' count of a handshake
+            // message being joined refers to these bytes, in any later call
+            if let Some(rest) = cipher.get(at..).filter(|r| !r.is_empty()) {
+                self.pending.extend(rest);
             }
-            let st = self.conn.process_new_packets();
-            // WouldBlock (all read) or an unclean end: what was read is kept
-            let _ = self.conn.reader().read_to_end(plain);
-            match st {
-                Ok(st) if st.peer_has_closed() => {
-                    self.drain(out);
-                    return Fed::Closed;
-                }
-                Ok(_) => {}
+            return self.bounded(r);
+        }
+        self.pending.extend(cipher);
+        let mut buf = std::mem::take(&mut self.pending);
+        let mut at = 0;
+        let r = self.process(buf.bytes_mut(), &mut at, plain, out);
+        buf.consume(at);
+        self.pending = buf;
+        self.bounded(r)
+    }
+
+    /// `r`, or a failure when the record waiting to be completed is longer
+    /// than any the protocol allows.
+    fn bounded(&mut self, r: Fed) -> Fed {
+        if matches!(r, Fed::Ok) && self.pending.len() > MAX_PENDING {
+            return Fed::Failed(format!(
+                "{} bytes of an unfinished TLS record",
+                self.pending.len()
+            ));
+        }
+        r
+    }
+
+    /// Runs rustls over `buf[*at..]` until it needs more input, advancing
+    /// `*at` past what it has used.
+    fn process(
+        &mut self,
+        buf: &mut [u8],
+        at: &mut usize,
+        plain: &mut Vec<u8>,
+        out: &mut Vec<u8>,
+    ) -> Fed {
+        loop {
+            let Some(input) = buf.get_mut(*at..) else {
+                return Fed::Failed("TLS discarded past its input".into());
+            };
+            let status = self.conn.process_tls_records(input);
+            let mut discard = status.discard;
+            let step = match status.state {
                 Err(e) => {
-                    self.drain(out);
+                    *at = at.saturating_add(discard);
+                    if let Some(rest) = buf.get_mut(*at..) {
+                        self.alerts(rest, out);
+                    }
                     return Fed::Failed(e.to_string());
                 }
+                Ok(state) => Self::step(state, plain, out, &mut discard),
+            };
+            *at = at.saturating_add(discard);
+            match step {
+                Ok(Step::More) => {}
+                Ok(Step::Wait) => return Fed::Ok,
+                Ok(Step::Closed) => return Fed::Closed,
+                Err(e) => return Fed::Failed(e),
             }
         }
-        self.drain(out);
-        Fed::Ok
+    }
+
+    /// Handles one state rustls reached.
+    fn step(
+        state: ConnectionState<'_, '_, ServerConnectionData>,
+        plain: &mut Vec<u8>,
+        out: &mut Vec<u8>,
+        discard: &mut usize,
+    ) -> Result<Step, String> {
+        match state {
+            ConnectionState::ReadTraffic(mut r) => {
+                while let Some(rec) = r.next_record() {
+                    let rec = rec.map_err(|e| e.to_string())?;
+                    *discard = discard.saturating_add(rec.discard);
+                    plain.extend_from_slice(rec.payload);
+                }
+                Ok(Step::More)
+            }
+            ConnectionState::EncodeTlsData(mut e) => {
+                let at = out.len();
+                // a handshake flight is a few KiB; rustls says how much
+                // more it needs when that is not enough
+                out.resize(at + 4096, 0);
+                let n = match e.encode(&mut out[at..]) {
+                    Err(EncodeError::InsufficientSize(s)) => {
+                        out.resize(at + s.required_size, 0);
+                        e.encode(&mut out[at..]).map_err(|e| e.to_string())?
+                    }
+                    r => r.map_err(|e| e.to_string())?,
+                };
+                out.truncate(at + n);
+                Ok(Step::More)
+            }
+            ConnectionState::TransmitTlsData(t) => {
+                // `out` is the connection's output: sent in order with
+                // what follows
+                t.done();
+                Ok(Step::More)
+            }
+            ConnectionState::BlockedHandshake | ConnectionState::WriteTraffic(_) => Ok(Step::Wait),
+            ConnectionState::PeerClosed | ConnectionState::Closed => Ok(Step::Closed),
+            // no early data is accepted (max_early_data_size is 0), and the
+            // enum is non-exhaustive
+            _ => Err("unexpected TLS state".into()),
+        }
+    }
+
+    /// After an error: the alert rustls queued for the client, into `out`
+    /// (a garbage ClientHello gets one before the close).
+    ///
+    /// `buf` is what rustls was processing when it failed: its count of a
+    /// handshake message it was joining refers to those bytes, and it
+    /// indexes them (out of bounds, a panic) if given anything shorter.
+    fn alerts(&mut self, buf: &mut [u8], out: &mut Vec<u8>) {
+        // a handful of records at most; the bound keeps a misbehaving state
+        // machine from spinning
+        for _ in 0..8 {
+            let status = self.conn.process_tls_records(buf);
+            match status.state {
+                Ok(
+                    state @ (ConnectionState::EncodeTlsData(_)
+                    | ConnectionState::TransmitTlsData(_)),
+                ) => {
+                    if Self::step(state, &mut Vec::new(), out, &mut 0).is_err() {
+                        return;
+                    }
+                }
+                _ => return,
+            }
+        }
     }
 
     /// Encrypts `plain` and appends the records to `out`.
     pub fn seal(&mut self, plain: &[u8], out: &mut Vec<u8>) {
-        // no buffer limit (see `new`): the writer takes it all
-        let _ = self.conn.writer().write_all(plain);
-        self.drain(out);
+        self.write(out, |w, room| w.encrypt(plain, room), plain.len());
     }
 
-    /// Appends what rustls has to send to `out`.
-    fn drain(&mut self, out: &mut Vec<u8>) {
-        while self.conn.wants_write() {
-            if self.conn.write_tls(out).is_err() {
-                break;
+    /// Runs `f` (an encryption of `len` bytes of plaintext) on the traffic
+    /// state into the end of `out`, with room enough: records carry at most
+    /// 16 KiB of plaintext and add a header, a content type and a tag (under
+    /// 64 bytes a record in the suites offered); rustls says when it needs
+    /// more. Handshake data still due is encoded first.
+    fn write(
+        &mut self,
+        out: &mut Vec<u8>,
+        mut f: impl FnMut(
+            &mut WriteTraffic<'_, ServerConnectionData>,
+            &mut [u8],
+        ) -> Result<usize, EncryptError>,
+        len: usize,
+    ) {
+        loop {
+            // the unfinished record, if any, goes back in (see `alerts`):
+            // feeding it nothing would not be the same state
+            let status = self.conn.process_tls_records(self.pending.bytes_mut());
+            let discard = status.discard;
+            let go_on = match status.state {
+                Ok(ConnectionState::WriteTraffic(mut w)) => {
+                    let at = out.len();
+                    out.resize(at + len + (len / 16384 + 1) * 64, 0);
+                    let n = match f(&mut w, &mut out[at..]) {
+                        Err(EncryptError::InsufficientSize(s)) => {
+                            out.resize(at + s.required_size, 0);
+                            f(&mut w, &mut out[at..]).unwrap_or(0)
+                        }
+                        r => r.unwrap_or(0),
+                    };
+                    out.truncate(at + n);
+                    false
+                }
+                Ok(
+                    state @ (ConnectionState::EncodeTlsData(_)
+                    | ConnectionState::TransmitTlsData(_)),
+                ) => Self::step(state, &mut Vec::new(), out, &mut 0).is_ok(),
+                // handshaking or closed: nothing can be sent (the loop
+                // seals only after the handshake)
+                _ => false,
+            };
+            self.pending.consume(discard);
+            if !go_on {
+                return;
             }
         }
     }
@@ -233,7 +408,6 @@ impl Tls {
 
     /// Queues a close_notify into `out`.
     pub fn close(&mut self, out: &mut Vec<u8>) {
-        self.conn.send_close_notify();
-        self.drain(out);
+        self.write(out, |w, room| w.queue_close_notify(room), 0);
     }
 }
