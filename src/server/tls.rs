@@ -151,6 +151,9 @@ const MAX_PENDING: usize = 0x1_0000 + 0x4800;
 /// connection holds no buffer, only the session's keys and state.
 pub struct Tls {
     conn: UnbufferedServerConnection,
+    /// rustls panicked in this session: nothing more goes through it (the
+    /// connection is closed), and the rest of the loop goes on.
+    broken: bool,
     /// Ciphertext of a record not wholly in yet (empty, holding no memory,
     /// between records).
     pending: Buf,
@@ -189,6 +192,7 @@ impl Tls {
         let conn = UnbufferedServerConnection::new(config.clone()).map_err(|e| e.to_string())?;
         Ok(Tls {
             conn,
+            broken: false,
             pending: Buf::default(),
         })
     }
@@ -198,6 +202,24 @@ impl Tls {
     /// sends back (handshake messages, tickets) to `out`. A record cut off
     /// at the end is kept for the next read.
     pub fn feed(&mut self, cipher: &mut [u8], plain: &mut Vec<u8>, out: &mut Vec<u8>) -> Fed {
+        if self.broken {
+            return Fed::Failed("TLS session broken".into());
+        }
+        // a bug in rustls (or in how it is driven here) on this client's
+        // bytes costs this connection, not the loop and its other clients
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.feed_records(cipher, plain, out)
+        })) {
+            Ok(r) => r,
+            Err(_) => {
+                log::error!("TLS: rustls panicked on a client's records; closing that connection");
+                self.broken = true;
+                Fed::Failed("rustls panicked".into())
+            }
+        }
+    }
+
+    fn feed_records(&mut self, cipher: &mut [u8], plain: &mut Vec<u8>, out: &mut Vec<u8>) -> Fed {
         if self.pending.is_empty() {
             // the common case: whole records in one read, processed where
             // they lie; a tail of a record is kept
@@ -338,7 +360,31 @@ impl Tls {
 
     /// Encrypts `plain` and appends the records to `out`.
     pub fn seal(&mut self, plain: &[u8], out: &mut Vec<u8>) {
-        self.write(out, |w, room| w.encrypt(plain, room), plain.len());
+        self.guarded_write(out, |w, room| w.encrypt(plain, room), plain.len());
+    }
+
+    /// [`Tls::write`], a panic in it caught (see `feed`): what it wrote is
+    /// dropped and the session marked broken, so the next read closes it.
+    fn guarded_write(
+        &mut self,
+        out: &mut Vec<u8>,
+        f: impl FnMut(
+            &mut WriteTraffic<'_, ServerConnectionData>,
+            &mut [u8],
+        ) -> Result<usize, EncryptError>,
+        len: usize,
+    ) {
+        if self.broken {
+            return;
+        }
+        let at = out.len();
+        if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.write(out, f, len)))
+            .is_err()
+        {
+            log::error!("TLS: rustls panicked sealing an answer; closing that connection");
+            self.broken = true;
+            out.truncate(at);
+        }
     }
 
     /// Runs `f` (an encryption of `len` bytes of plaintext) on the traffic
@@ -408,6 +454,68 @@ impl Tls {
 
     /// Queues a close_notify into `out`.
     pub fn close(&mut self, out: &mut Vec<u8>) {
-        self.write(out, |w, room| w.queue_close_notify(room), 0);
+        self.guarded_write(out, |w, room| w.queue_close_notify(room), 0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session() -> Tls {
+        let cfg = Config {
+            ssl: true,
+            ..Config::default()
+        };
+        Tls::new(&server_config(&cfg).unwrap().unwrap()).unwrap()
+    }
+
+    /// Half of a ClientHello that declares 1 KiB: the first record of a
+    /// handshake message rustls is joining.
+    fn half_hello() -> Vec<u8> {
+        let mut rec = vec![0x16, 0x03, 0x01, 0x00, 0x40, 0x01, 0x00, 0x04, 0x00];
+        rec.extend_from_slice(&[0x03; 60]);
+        rec
+    }
+
+    #[test]
+    fn an_unfinished_handshake_message_is_kept_for_the_next_read() {
+        let mut t = session();
+        let (mut plain, mut out) = (Vec::new(), Vec::new());
+        assert!(matches!(
+            t.feed(&mut half_hello(), &mut plain, &mut out),
+            Fed::Ok
+        ));
+        assert_eq!(
+            t.pending.len(),
+            half_hello().len(),
+            "kept whole: rustls counts those bytes"
+        );
+        // sealing meanwhile (nothing can be sent yet) leaves them as they are
+        t.seal(b"x", &mut out);
+        assert!(out.is_empty() && !t.broken);
+        assert_eq!(t.pending.len(), half_hello().len());
+    }
+
+    /// A panic inside rustls costs the session, not the loop: here rustls
+    /// is handed fewer bytes than the handshake message it was joining (the
+    /// misuse that once took the server down), it panics indexing them, and
+    /// the session is marked broken instead.
+    #[test]
+    fn a_panic_in_rustls_breaks_only_that_session() {
+        let mut t = session();
+        let (mut plain, mut out) = (Vec::new(), Vec::new());
+        assert!(matches!(
+            t.feed(&mut half_hello(), &mut plain, &mut out),
+            Fed::Ok
+        ));
+        t.pending = Buf::default(); // lose the bytes rustls is counting on
+        t.seal(b"x", &mut out);
+        assert!(t.broken, "rustls should have panicked and been caught");
+        assert!(out.is_empty());
+        assert!(matches!(
+            t.feed(&mut [0x16], &mut plain, &mut out),
+            Fed::Failed(_)
+        ));
     }
 }
