@@ -50,18 +50,25 @@ CA="$TMP/tls/ca.pem"; CAEC="$TMP/tls-ec/ca.pem"
 TLSOPTS=(--ssl-cert "$TMP/tls/server.pem" --ssl-key "$TMP/tls/server.key")
 
 # --- MariaDB on a private datadir ---------------------------------------------
+# start_mariadb NAME CERTDIR MAXCONN POOL: a MariaDB on $TMP/NAME, pinned to core
+# 0, offering TLS with CERTDIR's certificate, with the bench's user u/p; sets
+# MDB_PORT and MDB_PID.
+start_mariadb() {
+  local name=$1 certs=$2
+  MDB_PORT=$(free_port)
+  mariadb-install-db --no-defaults --user=root --datadir="$TMP/$name" --auth-root-authentication-method=normal >/dev/null 2>&1
+  taskset -c 0 mariadbd --no-defaults --user=root --datadir="$TMP/$name" --socket="$TMP/$name.sock" \
+    --port="$MDB_PORT" --bind-address=127.0.0.1 --skip-name-resolve --max-connections="$3" \
+    --thread-cache-size=512 --innodb-buffer-pool-size="$4" --skip-log-bin \
+    --ssl-ca="$certs/ca.pem" --ssl-cert="$certs/server.pem" --ssl-key="$certs/server.key" >"$TMP/$name.log" 2>&1 &
+  MDB_PID=$!; PIDS+=("$MDB_PID")
+  wait_port "$MDB_PORT"
+  mariadb --no-defaults -S "$TMP/$name.sock" -uroot -e "CREATE USER 'u'@'%' IDENTIFIED BY 'p'; GRANT ALL ON *.* TO 'u'@'%';"
+}
 echo "== starting MariaDB (private datadir, 70-row and 1,000,000-row tables, TLS offered)"
-MPORT=$(free_port)
-mariadb-install-db --no-defaults --user=root --datadir="$TMP/mdb" --auth-root-authentication-method=normal >/dev/null 2>&1
-taskset -c 0 mariadbd --no-defaults --user=root --datadir="$TMP/mdb" --socket="$TMP/mdb.sock" \
-  --port="$MPORT" --bind-address=127.0.0.1 --skip-name-resolve --max-connections=20000 \
-  --thread-cache-size=512 --innodb-buffer-pool-size=512M --skip-log-bin \
-  --ssl-ca="$CA" --ssl-cert="$TMP/tls/server.pem" --ssl-key="$TMP/tls/server.key" >"$TMP/mdb.log" 2>&1 &
-MPID=$!; PIDS+=("$MPID")
-wait_port "$MPORT"
+start_mariadb mdb "$TMP/tls" 20000 512M
+MPORT=$MDB_PORT; MPID=$MDB_PID
 mariadb --no-defaults -S "$TMP/mdb.sock" -uroot <<'SQL'
-CREATE USER 'u'@'%' IDENTIFIED BY 'p';
-GRANT ALL ON *.* TO 'u'@'%';
 CREATE DATABASE IF NOT EXISTS test;
 USE test;
 CREATE TABLE test.dbs (name VARCHAR(16));
@@ -69,15 +76,8 @@ INSERT INTO test.dbs SELECT CONCAT('db_', seq) FROM seq_1_to_70;
 CREATE TABLE test.big (id INT, name VARCHAR(32), val BIGINT);
 INSERT INTO test.big SELECT seq, CONCAT('row-', seq), CAST((seq * 7919) % 100003 AS SIGNED) - 50000 FROM seq_1_to_1000000;
 SQL
-MEPORT=$(free_port)
-mariadb-install-db --no-defaults --user=root --datadir="$TMP/mdbec" --auth-root-authentication-method=normal >/dev/null 2>&1
-taskset -c 0 mariadbd --no-defaults --user=root --datadir="$TMP/mdbec" --socket="$TMP/mdbec.sock" \
-  --port="$MEPORT" --bind-address=127.0.0.1 --skip-name-resolve --max-connections=2000 \
-  --thread-cache-size=512 --innodb-buffer-pool-size=64M --skip-log-bin \
-  --ssl-ca="$CAEC" --ssl-cert="$TMP/tls-ec/server.pem" --ssl-key="$TMP/tls-ec/server.key" >"$TMP/mdbec.log" 2>&1 &
-MEPID=$!; PIDS+=("$MEPID")
-wait_port "$MEPORT"
-mariadb --no-defaults -S "$TMP/mdbec.sock" -uroot -e "CREATE USER 'u'@'%' IDENTIFIED BY 'p'; GRANT ALL ON *.* TO 'u'@'%';"
+start_mariadb mdbec "$TMP/tls-ec" 2000 64M
+MEPORT=$MDB_PORT; MEPID=$MDB_PID
 
 # --- understudy: built-in answers, and the big script -------------------------
 UPORT=$(free_port)

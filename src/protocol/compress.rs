@@ -88,9 +88,10 @@ pub fn parse_header(input: &[u8]) -> Option<FrameHeader> {
 }
 
 /// A frame's header. Lengths are 3 bytes: callers keep them within
-/// [`MAX_FRAME`] (higher bits are dropped).
+/// [`MAX_FRAME`] (higher bits are dropped; [`encode`], the one caller on the
+/// server, makes frames of at most [`CHUNK`] bytes, lengths from its own
+/// chunks and never from a peer).
 pub fn header(len: usize, seq: u8, uncompressed: usize) -> [u8; HEADER_LEN] {
-    debug_assert!(len <= MAX_FRAME && uncompressed <= MAX_FRAME);
     let [l0, l1, l2, _] = (len as u32).to_le_bytes();
     let [u0, u1, u2, _] = (uncompressed as u32).to_le_bytes();
     [l0, l1, l2, seq, u0, u1, u2]

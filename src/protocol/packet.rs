@@ -123,10 +123,10 @@ pub fn begin(out: &mut Vec<u8>) -> usize {
 /// splits the payload into 0xFFFFFF-byte parts when it is that long. `*seq` is
 /// advanced past every physical packet written (wrapping at 255).
 pub fn finish(out: &mut Vec<u8>, start: usize, seq: &mut u8) {
-    let len = out.len() - start - HEADER_LEN;
+    let len = out.len() - start - HEADER_LEN; // invariant: begin() appended HEADER_LEN bytes at `start`
     if len < MAX_PAYLOAD {
-        // invariant: begin() reserved HEADER_LEN bytes at `start`
-        write_header(&mut out[start..start + HEADER_LEN], len, *seq);
+        let h = &mut out[start..start + HEADER_LEN]; // invariant: begin() reserved HEADER_LEN bytes at `start`
+        write_header(h, len, *seq);
         *seq = seq.wrapping_add(1);
         return;
     }
@@ -152,8 +152,8 @@ pub fn finish(out: &mut Vec<u8>, start: usize, seq: &mut u8) {
         } else {
             MAX_PAYLOAD
         };
-        // invariant: the buffer was resized to hold every part's header
-        write_header(&mut out[h..h + HEADER_LEN], n, *seq);
+        let head = &mut out[h..h + HEADER_LEN]; // invariant: the buffer was resized to hold every part's header
+        write_header(head, n, *seq);
         *seq = seq.wrapping_add(1);
     }
 }

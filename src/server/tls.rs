@@ -478,14 +478,20 @@ mod tests {
         rec
     }
 
-    #[test]
-    fn an_unfinished_handshake_message_is_kept_for_the_next_read() {
+    /// A session fed [`half_hello`], and its (empty) plaintext and output.
+    fn half_fed() -> (Tls, Vec<u8>, Vec<u8>) {
         let mut t = session();
         let (mut plain, mut out) = (Vec::new(), Vec::new());
         assert!(matches!(
             t.feed(&mut half_hello(), &mut plain, &mut out),
             Fed::Ok
         ));
+        (t, plain, out)
+    }
+
+    #[test]
+    fn an_unfinished_handshake_message_is_kept_for_the_next_read() {
+        let (mut t, _, mut out) = half_fed();
         assert_eq!(
             t.pending.len(),
             half_hello().len(),
@@ -503,12 +509,7 @@ mod tests {
     /// the session is marked broken instead.
     #[test]
     fn a_panic_in_rustls_breaks_only_that_session() {
-        let mut t = session();
-        let (mut plain, mut out) = (Vec::new(), Vec::new());
-        assert!(matches!(
-            t.feed(&mut half_hello(), &mut plain, &mut out),
-            Fed::Ok
-        ));
+        let (mut t, mut plain, mut out) = half_fed();
         t.pending = Buf::default(); // lose the bytes rustls is counting on
         t.seal(b"x", &mut out);
         assert!(t.broken, "rustls should have panicked and been caught");

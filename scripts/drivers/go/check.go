@@ -871,23 +871,29 @@ func tlsSession(ctx context.Context, conn *sql.Conn, seen *tlsSeen) (string, err
 }
 
 // openTLS: one connection over a TLS config of the scenario's own (named
-// understudy-ca-KEY), to PORT.
-func openTLS(ctx context.Context, key, port, extra string) (*sql.DB, *sql.Conn, *tlsSeen, error) {
+// understudy-ca-KEY), to PORT, with its TLS as both ends see it
+// (tlsSession); done() closes the connection and its pool.
+func openTLS(ctx context.Context, key, port, extra string) (conn *sql.Conn, t string, done func(), err error) {
 	seen := &tlsSeen{}
 	name := "understudy-ca-" + key
 	if err := registerTLS(name, seen.record); err != nil {
-		return nil, nil, nil, err
+		return nil, "", nil, err
 	}
 	db, err := openDSN(dsnAt(port, name, extra))
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, "", nil, err
 	}
-	conn, err := db.Conn(ctx)
+	conn, err = db.Conn(ctx)
 	if err != nil {
 		db.Close()
-		return nil, nil, nil, err
+		return nil, "", nil, err
 	}
-	return db, conn, seen, nil
+	done = func() { conn.Close(); db.Close() }
+	if t, err = tlsSession(ctx, conn, seen); err != nil {
+		done()
+		return nil, "", nil, err
+	}
+	return conn, t, done, nil
 }
 
 var tlsPlugins = [][2]string{{"native", "mysql_native_password"}, {"sha2", "caching_sha2_password"},
@@ -908,16 +914,11 @@ func scTLSPlugin(ctx context.Context, key, plugin string) (string, error) {
 		// the driver refuses the cleartext plugin unless told to allow it
 		extra, how = "allowCleartextPasswords=true", " (allowCleartextPasswords=true)"
 	}
-	db, conn, seen, err := openTLS(ctx, key, p, extra)
+	conn, t, done, err := openTLS(ctx, key, p, extra)
 	if err != nil {
 		return "", err
 	}
-	defer db.Close()
-	defer conn.Close()
-	t, err := tlsSession(ctx, conn, seen)
-	if err != nil {
-		return "", err
-	}
+	defer done()
 	dbs := func(when string) error {
 		rows, err := conn.QueryContext(ctx, "SHOW DATABASES")
 		if err != nil {
@@ -969,16 +970,11 @@ func scTLSCompress(ctx context.Context) (string, error) {
 		}
 		return "", err
 	}
-	db, conn, seen, err := openTLS(ctx, "compress", port, "compress=true")
+	conn, t, done, err := openTLS(ctx, "compress", port, "compress=true")
 	if err != nil {
 		return "", err
 	}
-	defer db.Close()
-	defer conn.Close()
-	t, err := tlsSession(ctx, conn, seen)
-	if err != nil {
-		return "", err
-	}
+	defer done()
 	on, err := sessionStatus(ctx, conn, "Compression")
 	if err != nil {
 		return "", err
