@@ -50,16 +50,22 @@ fn full_authentication_through_the_rsa_key_exchange() {
 
 #[test]
 fn a_key_from_a_file_and_cleartext_over_a_unix_socket() {
-    use rsa::pkcs1::EncodeRsaPrivateKey;
+    use aws_lc_rs::encoding::AsDer;
+    use pkcs8::der::pem::{encode_string, LineEnding};
     let dir = std::env::temp_dir().join(format!("understudy-key-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let key = rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, 2048).unwrap();
+    // a PKCS#1 file (`BEGIN RSA PRIVATE KEY`), as MySQL writes private_key.pem
+    let pkcs8 = aws_lc_rs::rsa::PrivateDecryptingKey::generate(aws_lc_rs::rsa::KeySize::Rsa2048)
+        .unwrap()
+        .as_der()
+        .unwrap();
+    let pkcs1 = pkcs8::PrivateKeyInfo::try_from(pkcs8.as_ref())
+        .unwrap()
+        .private_key;
     let path = dir.join("private_key.pem");
     std::fs::write(
         &path,
-        key.to_pkcs1_pem(rsa::pkcs8::LineEnding::LF)
-            .unwrap()
-            .as_bytes(),
+        encode_string("RSA PRIVATE KEY", LineEnding::LF, pkcs1).unwrap(),
     )
     .unwrap();
     let sock = dir.join("s.sock");

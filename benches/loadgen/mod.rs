@@ -127,7 +127,7 @@ impl TlsClient {
                 .add(c.map_err(|e| format!("{ca}: {e}"))?)
                 .map_err(|e| format!("{ca}: {e}"))?;
         }
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let versions: &[&rustls::SupportedProtocolVersion] = if tls12_only {
             &[&rustls::version::TLS12]
         } else {
