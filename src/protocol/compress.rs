@@ -132,8 +132,11 @@ pub fn encode(
             let room = out.get_mut(body..).unwrap_or_default();
             if let Some(n) = codec.compress(algo, chunk, room) {
                 out.truncate(body + n);
-                if let Some(h) = out.get_mut(head..body) {
-                    h.copy_from_slice(&header(n, *seq, chunk.len()));
+                let h = out
+                    .get_mut(head..body)
+                    .and_then(|h| <&mut [u8; HEADER_LEN]>::try_from(h).ok());
+                if let Some(h) = h {
+                    *h = header(n, *seq, chunk.len());
                 }
                 *seq = seq.wrapping_add(1);
                 continue;

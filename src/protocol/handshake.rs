@@ -33,7 +33,8 @@ impl HandshakeV10 {
         out.push(10); // protocol version
         put_nul_str(out, &self.server_version);
         put_u32(out, self.connection_id);
-        let (part1, part2) = self.nonce.split_at(self.nonce.len().min(8));
+        let part1 = self.nonce.get(..8).unwrap_or(&self.nonce);
+        let part2 = self.nonce.get(8..).unwrap_or_default();
         out.extend_from_slice(part1);
         out.extend(std::iter::repeat_n(0, 8 - part1.len()));
         out.push(0); // filler

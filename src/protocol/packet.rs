@@ -167,9 +167,8 @@ pub fn write_packet(out: &mut Vec<u8>, seq: &mut u8, payload: &[u8]) {
 
 fn write_header(h: &mut [u8], len: usize, seq: u8) {
     // 3-byte little-endian length, then the sequence id
-    let b = [len as u8, (len >> 8) as u8, (len >> 16) as u8, seq];
-    if let Some(h) = h.get_mut(..HEADER_LEN) {
-        h.copy_from_slice(&b);
+    if let [l0, l1, l2, s, ..] = h {
+        (*l0, *l1, *l2, *s) = (len as u8, (len >> 8) as u8, (len >> 16) as u8, seq);
     }
 }
 

@@ -133,7 +133,10 @@ pub fn decode_err(payload: &[u8]) -> Result<ErrPacket<'_>> {
     let mut sqlstate = *b"HY000";
     if r.peek() == Some(b'#') {
         r.skip(1, "sqlstate marker")?;
-        sqlstate.copy_from_slice(r.bytes(5, "sqlstate")?);
+        sqlstate = r
+            .bytes(5, "sqlstate")?
+            .try_into()
+            .map_err(|_| Error::Malformed("sqlstate"))?;
     }
     Ok(ErrPacket {
         code,

@@ -87,19 +87,26 @@ impl AuthKey {
             return None;
         }
         // the plaintext is shorter than the modulus: one modulus of room
-        let mut out = vec![0u8; self.private.min_output_size()];
-        let plain = self
+        let mut plain = vec![0u8; self.private.min_output_size()];
+        let n = self
             .private
-            .decrypt(&OAEP_SHA1_MGF1SHA1, ciphertext, &mut out, None)
-            .ok()?;
-        let mut plain = plain.to_vec();
-        for (i, b) in plain.iter_mut().enumerate() {
-            *b ^= nonce[i % nonce.len()];
-        }
+            .decrypt(&OAEP_SHA1_MGF1SHA1, ciphertext, &mut plain, None)
+            .ok()?
+            .len();
+        plain.truncate(n);
+        xor_nonce(&mut plain, nonce);
         if plain.last() == Some(&0) {
             plain.pop();
         }
         Some(plain)
+    }
+}
+
+/// The password's obfuscation before encryption (both ends): XOR with the
+/// nonce, repeated.
+fn xor_nonce(buf: &mut [u8], nonce: &[u8]) {
+    for (b, n) in buf.iter_mut().zip(nonce.iter().cycle()) {
+        *b ^= n;
     }
 }
 
@@ -117,9 +124,7 @@ mod tests {
             OaepPublicEncryptingKey::new(PublicEncryptingKey::from_der(&spki).unwrap()).unwrap();
         let mut pass = password.to_vec();
         pass.push(0);
-        for (i, b) in pass.iter_mut().enumerate() {
-            *b ^= nonce[i % nonce.len()];
-        }
+        xor_nonce(&mut pass, nonce);
         let mut out = vec![0u8; public.ciphertext_size()];
         public
             .encrypt(&OAEP_SHA1_MGF1SHA1, &pass, &mut out, None)
