@@ -128,16 +128,43 @@ fn require_secure_transport_refuses_plain_logins() {
     assert_eq!(v, Some(1));
 }
 
+/// The defaults: TLS offered with a certificate generated at start, as
+/// MySQL 8's auto_generate_certs, and taken by a client that asks.
 #[test]
-fn no_tls_unless_asked() {
+fn tls_by_default_with_a_generated_certificate() {
     let s = common::start(common::config());
+    let mut raw = common::raw(&s);
+    let (_, greeting) = common::read_packet(&mut raw).unwrap();
+    let g = understudy::protocol::handshake::HandshakeV10::decode(&greeting).unwrap();
+    assert_ne!(
+        g.capabilities & cap::SSL,
+        0,
+        "CLIENT_SSL offered by default"
+    );
+    let mut c = Conn::new(tls(common::opts(&s, "any", "", None))).unwrap();
+    let v: Option<String> = c.query_first("SELECT @@have_ssl").unwrap();
+    assert_eq!(v.as_deref(), Some("YES"));
+    let cipher: Option<(String, String)> = c.query_first("SHOW STATUS LIKE 'Ssl_cipher'").unwrap();
+    assert!(!cipher.unwrap().1.is_empty());
+    // and a client that does not ask logs in plain
+    let mut plain = Conn::new(common::opts(&s, "any", "", None)).unwrap();
+    let cipher: Option<(String, String)> =
+        plain.query_first("SHOW STATUS LIKE 'Ssl_cipher'").unwrap();
+    assert_eq!(cipher.unwrap().1, "");
+}
+
+#[test]
+fn no_tls_under_no_ssl() {
+    let mut cfg = common::config();
+    cfg.ssl = false; // --no-ssl
+    let s = common::start(cfg);
     let mut raw = common::raw(&s);
     let (_, greeting) = common::read_packet(&mut raw).unwrap();
     let g = understudy::protocol::handshake::HandshakeV10::decode(&greeting).unwrap();
     assert_eq!(
         g.capabilities & cap::SSL,
         0,
-        "CLIENT_SSL offered with TLS off"
+        "CLIENT_SSL offered under --no-ssl"
     );
     let e = Conn::new(tls(common::opts(&s, "any", "", None))).unwrap_err();
     assert!(!matches!(e, mysql::Error::MySqlError(_)) || common::code(e) == 1043);

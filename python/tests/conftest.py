@@ -26,6 +26,31 @@ def write_rules(path, *rules_):
     return path
 
 
+@pytest.fixture(scope="session")
+def certs(tmp_path_factory):
+    """A CA and a server certificate it signed (CN and SAN localhost, SAN IP
+    127.0.0.1), made with openssl: ca.pem, server.pem, server.key."""
+    if shutil.which("openssl") is None:
+        pytest.skip("no openssl (apt-get install openssl)")
+    d = tmp_path_factory.mktemp("certs")
+
+    def run(*args):
+        subprocess.run(["openssl", *args], cwd=d, check=True, capture_output=True, timeout=60)
+
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=understudy test CA",
+        "-keyout", "ca.key", "-out", "ca.pem")
+    run("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-keyout", "server.key", "-out", "server.csr")
+    (d / "ext.cnf").write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+    run("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2",
+        "-extfile", "ext.cnf", "-out", "server.pem")
+    return d
+
+
+def tls_args(certs):
+    """The server options for the `certs` fixture's certificate."""
+    return ["--ssl-cert", str(certs / "server.pem"), "--ssl-key", str(certs / "server.key")]
+
+
 def connector(server, **kwargs):
     """A mysql-connector-python (pure Python) connection to `server`."""
     import mysql.connector

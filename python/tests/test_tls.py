@@ -5,38 +5,14 @@ mysql-connector-python; caching_sha2_password's full authentication with the
 password in clear over TLS; --require-secure-transport; the mariadb CLI's and
 mysql-connector's --compress, with and without TLS."""
 
-import shutil
 import ssl
-import subprocess
 
 import pymysql
 import pytest
 
-from conftest import cli, connector, query
+from conftest import cli, connector, query, tls_args
 
 FULL_AUTH = ["--user", "u:s3cret", "--auth-plugin", "caching_sha2_password", "--auth-cache", "cold"]
-
-
-@pytest.fixture(scope="module")
-def certs(tmp_path_factory):
-    if shutil.which("openssl") is None:
-        pytest.skip("no openssl (apt-get install openssl)")
-    d = tmp_path_factory.mktemp("certs")
-
-    def run(*args):
-        subprocess.run(["openssl", *args], cwd=d, check=True, capture_output=True, timeout=60)
-
-    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=understudy test CA",
-        "-keyout", "ca.key", "-out", "ca.pem")
-    run("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-keyout", "server.key", "-out", "server.csr")
-    (d / "ext.cnf").write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
-    run("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2",
-        "-extfile", "ext.cnf", "-out", "server.pem")
-    return d
-
-
-def tls_args(certs):
-    return ["--ssl-cert", str(certs / "server.pem"), "--ssl-key", str(certs / "server.key")]
 
 
 def verified(certs):
