@@ -182,9 +182,7 @@ fn change_user_reauthenticates() {
 
 #[test]
 fn ssl_request_gets_a_clear_error_under_no_ssl() {
-    let mut cfg = common::config();
-    cfg.ssl = false; // --no-ssl
-    let server = common::start(cfg);
+    let server = common::start(common::no_ssl_config());
     let mut s = common::raw(&server);
     let _ = common::read_packet(&mut s).unwrap();
     let mut p = Vec::new();

@@ -133,39 +133,28 @@ fn require_secure_transport_refuses_plain_logins() {
 #[test]
 fn tls_by_default_with_a_generated_certificate() {
     let s = common::start(common::config());
-    let mut raw = common::raw(&s);
-    let (_, greeting) = common::read_packet(&mut raw).unwrap();
-    let g = understudy::protocol::handshake::HandshakeV10::decode(&greeting).unwrap();
-    assert_ne!(
-        g.capabilities & cap::SSL,
-        0,
-        "CLIENT_SSL offered by default"
-    );
+    assert!(offers_tls(&s), "CLIENT_SSL offered by default");
     let mut c = Conn::new(tls(common::opts(&s, "any", "", None))).unwrap();
     let v: Option<String> = c.query_first("SELECT @@have_ssl").unwrap();
     assert_eq!(v.as_deref(), Some("YES"));
-    let cipher: Option<(String, String)> = c.query_first("SHOW STATUS LIKE 'Ssl_cipher'").unwrap();
-    assert!(!cipher.unwrap().1.is_empty());
+    assert!(!status(&mut c, "Ssl_cipher").is_empty());
     // and a client that does not ask logs in plain
     let mut plain = Conn::new(common::opts(&s, "any", "", None)).unwrap();
-    let cipher: Option<(String, String)> =
-        plain.query_first("SHOW STATUS LIKE 'Ssl_cipher'").unwrap();
-    assert_eq!(cipher.unwrap().1, "");
+    assert_eq!(status(&mut plain, "Ssl_cipher"), "");
+}
+
+/// Whether the server's greeting offers CLIENT_SSL.
+fn offers_tls(s: &understudy::ServerHandle) -> bool {
+    let mut raw = common::raw(s);
+    let (_, greeting) = common::read_packet(&mut raw).unwrap();
+    let g = understudy::protocol::handshake::HandshakeV10::decode(&greeting).unwrap();
+    g.capabilities & cap::SSL != 0
 }
 
 #[test]
 fn no_tls_under_no_ssl() {
-    let mut cfg = common::config();
-    cfg.ssl = false; // --no-ssl
-    let s = common::start(cfg);
-    let mut raw = common::raw(&s);
-    let (_, greeting) = common::read_packet(&mut raw).unwrap();
-    let g = understudy::protocol::handshake::HandshakeV10::decode(&greeting).unwrap();
-    assert_eq!(
-        g.capabilities & cap::SSL,
-        0,
-        "CLIENT_SSL offered under --no-ssl"
-    );
+    let s = common::start(common::no_ssl_config());
+    assert!(!offers_tls(&s), "CLIENT_SSL offered under --no-ssl");
     let e = Conn::new(tls(common::opts(&s, "any", "", None))).unwrap_err();
     assert!(!matches!(e, mysql::Error::MySqlError(_)) || common::code(e) == 1043);
 }

@@ -19,6 +19,14 @@ pub fn config() -> Config {
     }
 }
 
+/// The defaults under `--no-ssl`: CLIENT_SSL not offered.
+pub fn no_ssl_config() -> Config {
+    Config {
+        ssl: false,
+        ..config()
+    }
+}
+
 /// Starts a server with `cfg`.
 pub fn start(cfg: Config) -> ServerHandle {
     let _ = env_logger_init();
