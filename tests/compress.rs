@@ -71,7 +71,7 @@ fn the_mysql_crate_with_zlib() {
 
 #[test]
 fn zlib_over_tls() {
-    let s = big_server(|c| c.ssl = true);
+    let s = big_server(|_| {}); // TLS is on by default
     let o = OptsBuilder::from_opts(compressed(common::opts(&s, "any", "", None))).ssl_opts(Some(
         SslOpts::default().with_danger_accept_invalid_certs(true),
     ));

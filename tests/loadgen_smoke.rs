@@ -88,7 +88,6 @@ fn every_workload_runs_over_tls_and_logins_resume() {
     let mut cfg = common::config();
     cfg.ssl_cert = Some(cert.clone());
     cfg.ssl_key = Some(key);
-    cfg.ssl = true;
     let server = common::start(cfg);
     let ca = cert.to_str().unwrap();
     for tls12 in [false, true] {

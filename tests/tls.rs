@@ -15,8 +15,7 @@ use understudy::config::User;
 use understudy::protocol::consts::{cap, plugin};
 
 fn tls_server(extra: impl FnOnce(&mut understudy::Config)) -> understudy::ServerHandle {
-    let mut cfg = common::config();
-    cfg.ssl = true;
+    let mut cfg = common::config(); // TLS is on by default
     extra(&mut cfg);
     common::start(cfg)
 }

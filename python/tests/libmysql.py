@@ -49,7 +49,8 @@ SSL_MODES = {"DISABLED": 1, "PREFERRED": 2, "REQUIRED": 3, "VERIFY_CA": 4, "VERI
 
 
 def load():
-    """libmysqlclient's C API, from the connector's C extension."""
+    """libmysqlclient's C API, from the connector's C extension, and the
+    folder of its client plugins."""
     spec = importlib.util.find_spec("_mysql_connector")
     if spec is None or not spec.origin:
         raise SystemExit("mysql-connector-python's C extension (_mysql_connector) is not installed")
@@ -59,7 +60,6 @@ def load():
         if os.path.exists(path):
             ctypes.CDLL(path, mode=ctypes.RTLD_GLOBAL)
     c = ctypes.CDLL(spec.origin)
-    c.plugin_dir = os.path.join(vendor, "plugin")
     p, s, u = ctypes.c_void_p, ctypes.c_char_p, ctypes.c_uint
     for name, res, args in [
         ("mysql_init", p, [p]),
@@ -84,7 +84,7 @@ def load():
     ]:
         f = getattr(c, name)
         f.restype, f.argtypes = res, args
-    return c
+    return c, os.path.join(vendor, "plugin")
 
 
 class Failed(Exception):
@@ -95,7 +95,7 @@ def fail(c, m):
     raise Failed([c.mysql_errno(m), (c.mysql_sqlstate(m) or b"").decode(), (c.mysql_error(m) or b"").decode("utf-8", "replace")])
 
 
-def connect(c, a, session=None):
+def connect(c, plugins, a, session=None):
     m = c.mysql_init(None)
     keep = []  # option values live until connect
 
@@ -115,7 +115,7 @@ def connect(c, a, session=None):
         opt(o, a.timeout)
     opt(OPT_PROTOCOL, PROTOCOL_TCP)  # "localhost" too: not the Unix socket
     # mysql_native_password is a loadable client plugin since MySQL 9
-    opt(PLUGIN_DIR, c.plugin_dir.encode())
+    opt(PLUGIN_DIR, plugins.encode())
     opt(OPT_SSL_MODE, SSL_MODES[a.ssl_mode])
     if a.ssl_ca:
         opt(OPT_SSL_CA, a.ssl_ca.encode())
@@ -196,10 +196,10 @@ def main(argv=None):
     ap.add_argument("--timeout", type=int, default=30)
     ap.add_argument("-e", dest="sql", action="append", default=[])
     a = ap.parse_args(argv)
-    c = load()
+    c, plugins = load()
     out = {"client": c.mysql_get_client_info().decode()}
     try:
-        m = connect(c, a)
+        m = connect(c, plugins, a)
         try:
             cipher = c.mysql_get_ssl_cipher(m)
             out["cipher"] = cipher.decode() if cipher else None
@@ -210,7 +210,7 @@ def main(argv=None):
                 if not data:
                     raise Failed([0, "", "no TLS session data to reuse"])
                 try:
-                    m2 = connect(c, a, session=data)
+                    m2 = connect(c, plugins, a, session=data)
                 finally:
                     c.mysql_free_ssl_session_data(m, data)
                 out["reused"] = bool(c.mysql_get_ssl_session_reused(m2))

@@ -19,7 +19,6 @@ from conftest import REPO, tls_args
 
 HELPER = Path(__file__).with_name("libmysql.py")
 RULES = str(REPO / "examples" / "rules.lua")
-SEED = ["SHOW DATABASES", "SELECT foo FROM bar"]
 
 pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("_mysql_connector") is None,

@@ -190,8 +190,8 @@ pub struct Execute<'a> {
 
 /// Decodes the body of COM_STMT_EXECUTE (after the command byte) for a
 /// statement with `params` placeholders. `remembered` are the types of the
-/// last execution that sent them; `long_data[i]` says parameter `i` was sent
-/// with COM_STMT_SEND_LONG_DATA (its value is not in this packet).
+/// last execution that sent them; entry `i` of `long_data` says parameter
+/// `i` was sent with COM_STMT_SEND_LONG_DATA (its value is not in this packet).
 pub fn decode_execute<'a>(
     body: &'a [u8],
     params: usize,
@@ -549,10 +549,11 @@ pub fn put_time(out: &mut Vec<u8>, t: &Time) {
 
 /// A value's text as text rows carry it (and as SQL literals are built
 /// from): integers in decimal, floats as the shortest text that reads back
-/// the same, dates `YYYY-MM-DD`, datetimes `YYYY-MM-DD hh:mm:ss[.ffffff]`
-/// (`decimals` fractional digits, 0..=6, when the value has microseconds or
-/// `decimals` asks for them), times `[-]hhh:mm:ss[.ffffff]`. `buf` is scratch
-/// space for the formatted forms, so no allocation is needed.
+/// the same, dates `YYYY-MM-DD`, datetimes `YYYY-MM-DD hh:mm:ss` and times
+/// `hhh:mm:ss` (times optionally signed), each with a `.ffffff` fraction of
+/// `decimals` digits, 0..=6, when the value has microseconds or `decimals`
+/// asks for them. `buf` is scratch space for the formatted forms, so no
+/// allocation is needed.
 pub fn text_of<'v>(
     v: &BinValue<'v>,
     buf: &'v mut [u8; 64],
@@ -659,7 +660,8 @@ pub fn parse_datetime(b: &[u8]) -> Option<DateTime> {
     Some(dt)
 }
 
-/// Parses a TIME: `[-][D ]hhh:mm:ss[.ffffff]` with hours up to 838 (MySQL's
+/// Parses a TIME: `hhh:mm:ss`, optionally signed, with a day count
+/// (`D hhh:mm:ss`) and a fraction (`.ffffff`), hours up to 838 (MySQL's
 /// range, -838:59:59 to 838:59:59), or `D hh:mm:ss`.
 pub fn parse_time(b: &[u8]) -> Option<Time> {
     let s = std::str::from_utf8(b).ok()?.trim();

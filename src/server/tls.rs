@@ -490,11 +490,8 @@ mod tests {
     use super::*;
 
     fn session() -> Tls {
-        let cfg = Config {
-            ssl: true,
-            ..Config::default()
-        };
-        Tls::new(&server_config(&cfg).unwrap().unwrap()).unwrap()
+        // TLS is on by default
+        Tls::new(&server_config(&Config::default()).unwrap().unwrap()).unwrap()
     }
 
     /// Half of a ClientHello that declares 1 KiB: the first record of a
